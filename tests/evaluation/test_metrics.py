@@ -1,0 +1,118 @@
+"""Metrics on hand-built cases whose answers are known in closed form."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from eval_standins import LinearOp, PlaneSystem, rotation
+
+from evaluation import (
+    drift_exponent,
+    rollout,
+    score,
+    step_jacobians,
+    symplecticity_defect,
+)
+from evaluation.metrics import valid_prediction_time
+
+
+def _rollout(A, steps, batch=3):
+    x0 = torch.randn(batch, A.shape[0], dtype=torch.float64)
+    return rollout(LinearOp(A), x0, steps)
+
+
+def test_volume_of_linear_map_is_steps_log_det():
+    A = torch.tensor([[1.1, 0.3], [-0.2, 0.7]], dtype=torch.float64)
+    pred = _rollout(A, 40)
+    s = score(PlaneSystem(), pred, pred, op=LinearOp(A), jacobian_points=40)
+    expect = 40 * math.log(abs(torch.linalg.det(A).item()))
+    assert s.summary["log_volume_final"] == pytest.approx(expect, rel=1e-12)
+    assert s.jacobian_series["log_det"].shape == (40, 3)
+
+
+def test_volume_with_subsampled_jacobians_uses_stride():
+    A = torch.diag(torch.tensor([2.0, 0.25], dtype=torch.float64)) * 1.5
+    pred = _rollout(A, 12)
+    s = score(PlaneSystem(), pred, pred, op=LinearOp(A), jacobian_points=4)
+    assert s.jacobian_steps.tolist() == [0, 3, 6, 9]
+    expect = 12 * math.log(0.5 * 2.25)
+    assert s.summary["log_volume_final"] == pytest.approx(expect, rel=1e-12)
+
+
+def test_slogdet_keeps_huge_determinants_finite():
+    A = torch.eye(8, dtype=torch.float64) * 1e60
+    jac = step_jacobians(LinearOp(A), torch.ones(2, 8, dtype=torch.float64))
+    assert torch.linalg.slogdet(jac).logabsdet[0] == pytest.approx(480 * math.log(10))
+
+
+def test_symplecticity_defect_rotation_zero_scaling_known():
+    R = rotation(0.37)
+    assert symplecticity_defect(R, 1).item() == pytest.approx(0.0, abs=1e-15)
+    # J = a I: J^T Omega J - Omega = (a^2 - 1) Omega, ||Omega||_F = sqrt(2)
+    a = 1.2
+    S = a * torch.eye(2, dtype=torch.float64)
+    expect = abs(a * a - 1) * math.sqrt(2)
+    assert symplecticity_defect(S, 1).item() == pytest.approx(expect, rel=1e-14)
+    s = score(PlaneSystem(), _rollout(S, 5), _rollout(S, 5), op=LinearOp(S))
+    assert s.summary["symplecticity_mean"] == pytest.approx(expect, rel=1e-12)
+
+
+def test_energy_drift_of_scaling_map_is_known_series():
+    a = 1.01
+    pred = _rollout(a * torch.eye(2, dtype=torch.float64), 50)
+    s = score(PlaneSystem(), pred, pred)
+    t = torch.arange(51, dtype=torch.float64)
+    expect = a ** (2 * t) - 1  # E_t = a^{2t} E_0
+    drift = s.series["drift/energy"]
+    assert torch.allclose(drift, expect[:, None].expand_as(drift), rtol=1e-10)
+    assert s.summary["drift_final"] == pytest.approx(expect[-1].item(), rel=1e-10)
+    assert s.summary["drift_max"] == pytest.approx(expect[-1].item(), rel=1e-10)
+
+
+def test_rotation_conserves_energy_to_roundoff():
+    pred = _rollout(rotation(0.1), 200)
+    s = score(PlaneSystem(), pred, pred)
+    assert s.summary["drift_max"] < 1e-13
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0])
+def test_drift_exponent_recovers_power_law(p):
+    t = torch.arange(1000, dtype=torch.float64)
+    assert drift_exponent(3e-6 * t**p) == pytest.approx(p, rel=1e-10)
+
+
+def test_drift_exponent_needs_three_points():
+    assert math.isnan(drift_exponent(torch.zeros(100)))
+
+
+def test_vpt_first_step_over_threshold():
+    ref = torch.zeros(11, 1, 2, dtype=torch.float64)
+    ref[:, 0, 0] = torch.tensor([1.0, -1.0] * 5 + [1.0])  # sigma = 1
+    pred = ref.clone()
+    pred[:, 0, 1] = 0.1 * torch.arange(11)  # error 0.1 t
+    _, vpt = valid_prediction_time(pred, ref, 0.45)
+    assert vpt.tolist() == [5]
+    _, vpt = valid_prediction_time(ref, ref, 0.45)
+    assert vpt.tolist() == [10]
+
+
+def test_divergence_recorded_in_summary():
+    pred = _rollout(rotation(0.2), 30, batch=4)
+    pred[17, 2, 1] = float("nan")
+    from evaluation.rollout import freeze_diverged
+
+    freeze_diverged(pred)
+    ref = _rollout(rotation(0.2), 30, batch=4)
+    s = score(PlaneSystem(), pred, ref)
+    assert s.divergence_step.tolist() == [-1, -1, 17, -1]
+    assert s.summary["divergence_step"] == 17
+    assert s.summary["diverged_fraction"] == 0.25
+    assert s.vpt_steps[2] <= 17
+
+
+def test_score_rejects_mismatched_shapes():
+    a = torch.zeros(5, 2, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="batch and state size"):
+        score(PlaneSystem(), a, torch.zeros(5, 3, 2, dtype=torch.float64))
