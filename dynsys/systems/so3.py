@@ -1,0 +1,350 @@
+"""Rotational dynamics on SO(3): constant rotation, free rigid body, heavy top.
+
+Attitude ``R`` maps body to space coordinates and evolves by ``R' = R
+hat(omega)`` with body angular velocity ``omega``. Body angular momentum
+``m = I omega`` (principal moments ``I``).
+
+* ``so3-rotation``: constant ``omega``; exact flow ``R0 exp(t hat(omega))``.
+* ``rigid-body``: Euler's equations ``m' = m x omega`` (Landau and Lifshitz,
+  "Mechanics", 3rd ed., 1976, sec. 36, eq. 36.5; Marsden and Ratiu,
+  "Introduction to Mechanics and Symmetry", 2nd ed., 1999, sec. 15.3). The
+  exact body angular velocity in Jacobi elliptic functions (Landau and
+  Lifshitz, sec. 37, eqs. 37.10-37.12) is :meth:`RigidBody.exact_omega`.
+* ``heavy-top``: a top with a fixed point under gravity, ``m' = m x omega +
+  mgl Gamma x chi`` with ``Gamma = R^T e3`` the vertical in the body frame and
+  ``chi = e3`` the body direction to the centre of mass (Marsden and Ratiu,
+  sec. 15.10; Holm, "Geometric Mechanics II", 2008, sec. 6.3). With
+  ``I1 = I2`` it is the Lagrange top and ``m3`` is conserved.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import special
+
+from dynsys.systems._base import (
+    LieSystem,
+    Tensor,
+    check_count,
+    group_by_name,
+    inertia_param,
+    make_generator,
+    real_param,
+    rotation_constraints,
+    vector_param,
+)
+from dynsys.systems._registry import register_system
+
+#: Capability name (integrators/_base.py) of the Lie-Poisson rigid-body methods.
+_RIGID_BODY_CAPABILITY = "free rigid body"
+
+
+def _components(prefix: str, v: Tensor) -> dict[str, Tensor]:
+    """``{prefix_x: v[..., 0], prefix_y: ..., prefix_z: ...}``."""
+    return {f"{prefix}_{c}": v[..., i] for i, c in enumerate("xyz")}
+
+
+class _SO3System(LieSystem):
+    """Shared parts: the SO(3) group, random attitudes, rotation residuals."""
+
+    vector_name = "m"
+
+    def _make_group(self) -> Any:
+        return group_by_name(self.name, "so3")
+
+    def constraints(self, x: Tensor) -> dict[str, Tensor]:
+        R, _ = self.split_state(x)
+        return rotation_constraints(R)
+
+
+@register_system("so3-rotation")
+class SO3Rotation(_SO3System):
+    """Rotation at a constant body angular velocity: ``R' = R hat(omega)``.
+
+    State: ``R`` row-major (9 entries). Invariant: the spatial angular velocity
+    ``R omega`` (``spatial_omega_x/y/z``). Exact flow ``R0 exp(t hat(omega))``.
+
+    Args:
+        omega: body angular velocity, 3 real numbers.
+    """
+
+    name = "so3-rotation"
+    vector_dim = 0
+    dt = 0.05
+
+    def __init__(self, omega: tuple[float, float, float] = (1.0, 0.5, -0.25)) -> None:
+        super().__init__()
+        self.omega = vector_param(self.name, "omega", omega, 3)
+        self._params = {"omega": self.omega}
+
+    def _omega(self, like: Tensor) -> Tensor:
+        return torch.tensor(self.omega, dtype=like.dtype, device=like.device)
+
+    def lie_field(
+        self, t: float | Tensor, g: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        xi = self._omega(g).expand(*g.shape[:-2], 3)
+        return xi, y
+
+    def sample(self, n: int, seed: int = 0) -> Tensor:
+        R = self.sample_group(check_count(n), make_generator(seed))
+        return R.reshape(n, 9)
+
+    def invariants(self, x: Tensor) -> dict[str, Tensor]:
+        R, _ = self.split_state(x)
+        return _components("spatial_omega", R @ self._omega(x))
+
+    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
+        return self.constant_velocity_flow(x0, t, self._omega(x0))
+
+
+class _Rotor(_SO3System):
+    """Attitude plus body angular momentum, state ``[R row-major (9), m (3)]``."""
+
+    vector_dim = 3
+    dt = 0.01
+
+    def _set_inertia(self, inertia: Any) -> None:
+        self._inertia_list = inertia_param(self.name, inertia)
+
+    def _I(self, like: Tensor) -> Tensor:
+        return torch.tensor(self._inertia_list, dtype=like.dtype, device=like.device)
+
+    def kinetic_energy(self, m: Tensor) -> Tensor:
+        """``m . I^-1 m / 2``, shape ``m.shape[:-1]``."""
+        return 0.5 * (m * m / self._I(m)).sum(-1)
+
+
+@register_system("rigid-body")
+class RigidBody(_Rotor):
+    """Free rigid body (Euler-Poinsot): ``R' = R hat(omega)``, ``m' = m x omega``.
+
+    State: ``R`` row-major (9), then body angular momentum ``m`` (3);
+    ``omega = I^-1 m``. Invariants: ``energy`` ``m . omega / 2``,
+    ``casimir`` ``|m|^2`` and the spatial angular momentum ``R m``
+    (``spatial_momentum_x/y/z``). Constraints: ``orthogonality``
+    ``||R^T R - I||_F`` and ``det`` ``|det R - 1|``.
+
+    The default integrator is the Lie-Poisson splitting method when
+    ``integrators`` registers one, else ``rkmk4``.
+
+    Args:
+        inertia: principal moments ``(I1, I2, I3)``, positive, each at most the
+            sum of the other two.
+    """
+
+    name = "rigid-body"
+    is_free_rigid_body = True
+
+    def __init__(self, inertia: tuple[float, float, float] = (1.0, 2.0, 3.0)) -> None:
+        super().__init__()
+        self._set_inertia(inertia)
+        self._params = {"inertia": list(self._inertia_list)}
+
+    @property
+    def inertia(self) -> Tensor:
+        """Principal moments ``(3,)`` float64."""
+        return torch.tensor(self._inertia_list, dtype=torch.float64)
+
+    @property
+    def default_integrator(self) -> str:  # type: ignore[override]
+        import integrators
+
+        for name in integrators.compatible(self):
+            requires = getattr(integrators.get(name), "requires", None)
+            if getattr(requires, "name", None) == _RIGID_BODY_CAPABILITY:
+                return name
+        return "rkmk4"
+
+    def lie_field(
+        self, t: float | Tensor, g: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        omega = y / self._I(y)
+        return omega, torch.linalg.cross(y, omega)
+
+    def sample(self, n: int, seed: int = 0) -> Tensor:
+        """Uniform random attitudes; ``m`` standard normal."""
+        gen = make_generator(seed)
+        R = self.sample_group(check_count(n), gen)
+        m = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+        return self.join_state(R, m)
+
+    def invariants(self, x: Tensor) -> dict[str, Tensor]:
+        R, m = self.split_state(x)
+        out = {"energy": self.kinetic_energy(m), "casimir": (m * m).sum(-1)}
+        out.update(_components("spatial_momentum", (R @ m[..., None])[..., 0]))
+        return out
+
+    def exact_omega(self, m0: Tensor, t: Tensor) -> Tensor:
+        """Exact body angular velocity ``omega(t)`` from ``m(0) = m0``.
+
+        Landau and Lifshitz, "Mechanics", sec. 37, eqs. 37.10-37.12, with the
+        phase and signs fixed by ``m0``. Axes are relabelled so that the
+        formulas' ``I1 < I2 < I3`` holds; for ``M^2 < 2 E I2`` the labels of the
+        smallest and largest axis swap (as stated there).
+
+        Args:
+            m0: ``(*b, 3)`` body angular momenta.
+            t: ``(T,)`` times.
+
+        Returns:
+            ``(T, *b, 3)`` float64.
+
+        Raises:
+            ValueError: two principal moments are equal (the elliptic solution
+                degenerates; use the symmetric-top formula instead).
+        """
+        inertia = np.asarray(self._inertia_list)
+        if len(set(inertia.tolist())) < 3:
+            raise ValueError(
+                "exact_omega needs three distinct principal moments, "
+                f"got {tuple(inertia)}"
+            )
+        m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
+        tt = np.asarray(torch.as_tensor(t).cpu(), dtype=np.float64).reshape(-1)
+        order = np.argsort(inertia)
+        out = np.stack([_poinsot(inertia[order], mi[order], tt) for mi in m], 1)
+        omega = np.empty_like(out)
+        omega[..., order] = out
+        return torch.from_numpy(omega.reshape(len(tt), *m0.shape))
+
+    def flip_time(self, m0: Tensor) -> Tensor:
+        """Time of the first sign change of the intermediate-axis ``omega``.
+
+        For a start near the intermediate axis this is the Dzhanibekov flip;
+        ``omega_2`` is ``A2 sn(tau)`` and changes sign where ``tau`` reaches a
+        multiple of ``2K`` (Landau and Lifshitz, sec. 37).
+
+        Args:
+            m0: ``(*b, 3)``.
+
+        Returns:
+            ``(*b,)`` times.
+        """
+        inertia = np.asarray(self._inertia_list)
+        order = np.argsort(inertia)
+        m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
+        times = [_poinsot_params(inertia[order], mi[order])["flip"] for mi in m]
+        return torch.tensor(times, dtype=torch.float64).reshape(m0.shape[:-1])
+
+
+def _poinsot_params(inertia: np.ndarray, m: np.ndarray) -> dict[str, Any]:
+    """Amplitudes, rate, modulus and phase of the elliptic solution.
+
+    ``inertia`` sorted ascending, ``m`` in the same axis order. Returns the
+    relabelled axes ``(a, b, c)``, amplitudes ``A``, signed rate ``nu*lam``,
+    parameter ``k2``, initial phase ``tau0``, ``s = sign(omega_c)`` and the time
+    of the first zero of ``omega_b``.
+    """
+    M2 = float(m @ m)
+    E2 = float(m @ (m / inertia))  # 2E
+    # M^2 > 2 E I2: omega_3 keeps its sign (eqs. 37.10); else swap axes 1, 3.
+    a, b, c = (0, 1, 2) if M2 > E2 * inertia[1] else (2, 1, 0)
+    Ia, Ib, Ic = inertia[a], inertia[b], inertia[c]
+    amp = np.empty(3)
+    amp[a] = math.sqrt(max((E2 * Ic - M2) / (Ia * (Ic - Ia)), 0.0))
+    amp[b] = math.sqrt(max((E2 * Ic - M2) / (Ib * (Ic - Ib)), 0.0))
+    amp[c] = math.sqrt(max((M2 - E2 * Ia) / (Ic * (Ic - Ia)), 0.0))
+    lam = math.sqrt((Ic - Ib) * (M2 - E2 * Ia) / (Ia * Ib * Ic))
+    k2 = min((Ib - Ia) * (E2 * Ic - M2) / ((Ic - Ib) * (M2 - E2 * Ia)), 1.0)
+    w = m / inertia
+    s = 1.0 if w[c] >= 0 else -1.0
+    # tau' = sign(Ic - Ia) s lam makes Euler's equations hold with
+    # omega_a = A_a cn, omega_b = A_b sn, omega_c = s A_c dn.
+    rate = math.copysign(1.0, Ic - Ia) * s * lam
+    phi0 = math.atan2(
+        w[b] / amp[b] if amp[b] else 0.0, w[a] / amp[a] if amp[a] else 1.0
+    )
+    tau0 = float(special.ellipkinc(phi0, k2))
+    K = float(special.ellipk(k2))
+    # Next zero of sn(tau) in the direction of motion: tau = 2K j.
+    target = (
+        2 * K * (math.floor(tau0 / (2 * K)) + 1)
+        if rate > 0
+        else 2 * K * math.ceil(tau0 / (2 * K) - 1)
+    )
+    flip = (target - tau0) / rate
+    return {
+        "axes": (a, b, c),
+        "amp": amp,
+        "rate": rate,
+        "k2": k2,
+        "tau0": tau0,
+        "s": s,
+        "flip": flip,
+    }
+
+
+def _poinsot(inertia: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Exact ``omega(t)`` ``(T, 3)`` for one trajectory (sorted axes)."""
+    pp = _poinsot_params(inertia, m)
+    a, b, c = pp["axes"]
+    sn, cn, dn, _ = special.ellipj(pp["tau0"] + pp["rate"] * t, pp["k2"])
+    out = np.empty((len(t), 3))
+    amp = pp["amp"]
+    out[:, a], out[:, b], out[:, c] = amp[a] * cn, amp[b] * sn, pp["s"] * amp[c] * dn
+    return out
+
+
+@register_system("heavy-top")
+class HeavyTop(_Rotor):
+    """Heavy top with a fixed point (Lagrange top when ``I1 = I2``).
+
+    State: ``R`` row-major (9), then body angular momentum ``m`` (3). With
+    ``Gamma = R^T e3`` (third row of ``R``) and centre of mass at ``chi = e3``
+    in the body frame: ``R' = R hat(omega)``, ``m' = m x omega + mgl Gamma x
+    chi``. Invariants: ``energy`` ``m . omega/2 + mgl Gamma . chi``,
+    ``vertical_momentum`` ``e3 . R m``, and ``m3`` when ``I1 = I2``.
+
+    Args:
+        inertia: principal moments about the fixed point, positive, triangle
+            inequality.
+        mgl: mass x gravity x distance from the fixed point to the centre of
+            mass, >= 0.
+    """
+
+    name = "heavy-top"
+
+    def __init__(
+        self, inertia: tuple[float, float, float] = (1.0, 1.0, 0.5), mgl: float = 1.0
+    ) -> None:
+        super().__init__()
+        self._set_inertia(inertia)
+        self.mgl = real_param(self.name, "mgl", mgl, lo=0.0)
+        self._params = {"inertia": list(self._inertia_list), "mgl": self.mgl}
+
+    @property
+    def is_symmetric(self) -> bool:
+        """``I1 == I2`` (Lagrange top)."""
+        return self._inertia_list[0] == self._inertia_list[1]
+
+    def lie_field(
+        self, t: float | Tensor, g: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        omega = y / self._I(y)
+        gamma = g[..., 2, :]
+        chi = torch.zeros_like(gamma)
+        chi[..., 2] = 1.0
+        torque = self.mgl * torch.linalg.cross(gamma, chi)
+        return omega, torch.linalg.cross(y, omega) + torque
+
+    def sample(self, n: int, seed: int = 0) -> Tensor:
+        """Random attitudes; ``m`` standard normal plus a spin of 3 about e3."""
+        gen = make_generator(seed)
+        R = self.sample_group(check_count(n), gen)
+        m = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+        m[:, 2] += 3.0
+        return self.join_state(R, m)
+
+    def invariants(self, x: Tensor) -> dict[str, Tensor]:
+        R, m = self.split_state(x)
+        gamma = R[..., 2, :]
+        energy = self.kinetic_energy(m) + self.mgl * gamma[..., 2]
+        out = {"energy": energy, "vertical_momentum": (gamma * m).sum(-1)}
+        if self.is_symmetric:
+            out["m3"] = m[..., 2]
+        return out
