@@ -1,0 +1,158 @@
+"""Checkpoints: tensors plus a JSON card, loadable without running any code.
+
+A checkpoint is a ``torch.save`` file holding one dict with only strings,
+integers and tensors: ``format`` (``"dynsys-learner"``), ``version``,
+``meta`` (a JSON text: model config, parameter dtype, operator kind and
+options, system name and parameters, training config and summary) and
+``state`` (the ``state_dict``, normaliser statistics included). It is read
+with ``torch.load(..., weights_only=True)``, which refuses anything that
+would need unpickling code, and rebuilt from the card, so a loaded operator
+computes exactly what the saved one did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from learners._base import Operator
+from learners.models import make_model
+from learners.operators import OPERATORS
+
+FORMAT = "dynsys-learner"
+VERSION = 1
+_DTYPES = {"torch.float32": torch.float32, "torch.float64": torch.float64}
+
+
+def _card(obj: nn.Module) -> dict:
+    """The JSON-able description that rebuilds ``obj``."""
+    model = obj.model if isinstance(obj, Operator) else obj
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict) or "arch" not in config:
+        raise TypeError(
+            "save needs an operator or a model from learners.make_model, "
+            f"got {type(obj).__name__}"
+        )
+    card = {
+        "model": config,
+        "dtype": str(next(model.parameters()).dtype),
+        "operator": None,
+    }
+    if isinstance(obj, Operator):
+        card.update(
+            operator={"kind": obj.kind, "options": obj.options()},
+            system=obj.system,
+            system_params=obj.system_params,
+            training=obj.training_info,
+        )
+    return card
+
+
+def save(obj: nn.Module, path: str | os.PathLike) -> Path:
+    """Write an operator or a bare model to ``path`` atomically.
+
+    The file is written next to ``path`` under a temporary name and renamed
+    into place, so a reader never sees half a checkpoint.
+
+    Args:
+        obj: a :class:`~learners.OneStep`, :class:`~learners.NeuralODE` or a
+            model from :func:`~learners.make_model`.
+        path: destination (conventionally ``.pt``); overwritten if it exists.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: ``obj`` is not something :func:`load` can rebuild.
+    """
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "meta": json.dumps(_card(obj)),
+        "state": {k: v.detach().clone() for k, v in obj.state_dict().items()},
+    }
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        dir=path.parent if str(path.parent) else ".",
+    )
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _read(path: Path) -> tuple[dict, dict]:
+    """Load and check the payload; returns ``(card, state)``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign/corrupt files
+        raise ValueError(
+            f"{str(path)!r} is not a readable dynsys learner checkpoint "
+            f"({type(exc).__name__})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not a dynsys learner checkpoint "
+            f"(no format tag {FORMAT!r})"
+        )
+    if payload.get("version") != VERSION:
+        raise ValueError(
+            f"{str(path)!r} has checkpoint version "
+            f"{payload.get('version')!r}; this dynsys reads {VERSION}"
+        )
+    try:
+        card = json.loads(payload["meta"])
+        state = dict(payload["state"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{str(path)!r} has a damaged card ({exc})") from None
+    return card, state
+
+
+def load(path: str | os.PathLike) -> nn.Module:
+    """Rebuild the operator (or model) saved at ``path``.
+
+    Args:
+        path: a file written by :func:`save`.
+
+    Returns:
+        The operator or model, in eval mode, with the saved parameters,
+        normalisation, dt, system name and parameters and training info.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is corrupted, foreign, or does not fit its card.
+    """
+    path = Path(path)
+    card, state = _read(path)
+    try:
+        obj = _rebuild(card)
+        obj.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{str(path)!r} does not match its own card: {text}") from None
+    return obj.eval()
+
+
+def _rebuild(card: dict) -> nn.Module:
+    config = dict(card["model"])
+    model = make_model(config.pop("arch"), **config).to(_DTYPES[card["dtype"]])
+    spec = card["operator"]
+    if spec is None:
+        return model
+    op = OPERATORS[spec["kind"]](model, **spec["options"])
+    op.system, op.system_params = card.get("system"), card.get("system_params") or {}
+    op.training_info = card.get("training") or {}
+    return op
