@@ -9,16 +9,14 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from dynsys import groups  # noqa: E402
+from dynsys.systems import available_systems, get_system  # noqa: E402
+from dynsys.trajectory import Trajectory, simulate  # noqa: E402
 
-__all__ = ["__version__", "groups"]
-
-# The systems layer (get_system, available_systems, simulate, Trajectory) is
-# re-exported below once its modules exist.
-try:  # pragma: no cover - replaced by plain imports once systems land
-    from dynsys.systems import available_systems, get_system  # noqa: F401
-    from dynsys.trajectory import Trajectory, simulate  # noqa: F401
-
-    __all__ += ["available_systems", "get_system", "Trajectory", "simulate"]
-except ModuleNotFoundError as _exc:  # noqa: F841
-    if not (_exc.name or "").startswith("dynsys."):
-        raise
+__all__ = [
+    "__version__",
+    "groups",
+    "available_systems",
+    "get_system",
+    "Trajectory",
+    "simulate",
+]

@@ -96,14 +96,25 @@ class GroupFlow(LieSystem):
     def _make_group(self) -> Any:
         return group_by_name(self.name, self._group_name, **self._group_kwargs)
 
-    @staticmethod
-    def _default_xi(dim: int) -> list[float]:
-        mags = (
-            torch.linspace(0.3, 1.0, dim, dtype=torch.float64)
-            if dim > 1
-            else torch.tensor([0.7], dtype=torch.float64)
-        )
-        return [float(v) * (-1) ** k for k, v in enumerate(mags)]
+    def _default_xi(self, dim: int) -> list[float]:
+        """Alternating ``0.3 .. 1.0``, made skew-symmetric where the algebra allows.
+
+        The skew-symmetric part of an algebra element generates a compact
+        (bounded) flow; it is used when it lies in the algebra (so(n), sp(n):
+        ``sp(n)`` is closed under transposition), so that the default flow on
+        Sp(n) does not grow exponentially. On SE(n) it does not, and the
+        alternating vector is used as it is.
+        """
+        mags = torch.linspace(0.3, 1.0, dim, dtype=torch.float64)
+        xi = mags * torch.tensor([(-1.0) ** k for k in range(dim)], dtype=mags.dtype)
+        X = self.group.hat(xi)
+        skew = 0.5 * (X - X.transpose(-1, -2))
+        xi_skew = self.group.vee(skew)
+        if torch.allclose(self.group.hat(xi_skew), skew, atol=1e-12) and bool(
+            xi_skew.abs().max() > 0.1
+        ):
+            xi = xi_skew
+        return [float(v) for v in xi]
 
     @property
     def is_constant(self) -> bool:
