@@ -165,8 +165,9 @@ def saxe_coefficient(s: float, c0: float, t: np.ndarray) -> np.ndarray:
     Returns:
         ``(T,)`` values of ``c_i(t)``.
     """
-    e = np.exp(2.0 * s * np.asarray(t, dtype=np.float64))
-    return s * e / (e - 1.0 + s / c0)
+    # Same curve divided through by e^{2 s t}, so that large t cannot overflow.
+    decay = np.exp(-2.0 * s * np.asarray(t, dtype=np.float64))
+    return s / (1.0 + (s / c0 - 1.0) * decay)
 
 
 @dataclass(frozen=True)

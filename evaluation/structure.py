@@ -187,7 +187,10 @@ def hessians(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     Returns:
         ``(n, d_out, d_in, d_in)``.
     """
-    return torch.func.vmap(torch.func.hessian(_flat_outputs(fn)))(x)
+    # Reverse over reverse: torch.func.hessian's forward mode loads TorchScript
+    # decompositions that warn (deprecated) on first use.
+    jac = torch.func.jacrev
+    return torch.func.vmap(jac(jac(_flat_outputs(fn))))(x)
 
 
 def local_interaction_tensor(fn: Callable[[Tensor], Tensor], x0: Tensor) -> Tensor:
