@@ -85,6 +85,9 @@ class TrainSpec:
         params: target parameter count; every architecture's hidden width is
             chosen to match it.
         depth: blocks per model.
+        batch_size: training windows per minibatch.
+        unroll: steps of the operator's own rollout in each training loss
+            (1 is one-step regression; at most ``window``).
     """
 
     n_traj: int = 64
@@ -93,6 +96,8 @@ class TrainSpec:
     lr: float = 3e-3
     params: int = 1500
     depth: int = 1
+    batch_size: int = 256
+    unroll: int = 1
 
 
 @dataclass(frozen=True)

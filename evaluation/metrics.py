@@ -61,14 +61,16 @@ def score(
         jacobian_points: number of frames at which Jacobians are evaluated.
 
     Returns:
-        :class:`Scores`. Summary keys: ``state_error_final``,
-        ``geodesic_error_final``, ``group_residual_final``, ``drift_final``,
-        ``drift_max``, ``drift_exponent``, ``drift/<name>_final``,
-        ``drift/<name>_max``, ``constraint_max``, ``log_volume_final``,
-        ``log_det_mean``, ``symplecticity_mean``, ``symplecticity_max``,
-        ``vpt_steps``, ``vpt_time``, ``diverged_fraction``,
-        ``divergence_step``. Batch statistics are medians; a diverged
-        trajectory counts as infinite error.
+        :class:`Scores`. Summary keys: ``state_error_final``;
+        ``<m>_final`` and ``<m>_max`` for ``m`` in ``geodesic_error``,
+        ``group_residual``, ``drift``, ``constraint`` (worst part, invariant
+        or residual) and for each ``drift/<invariant>``; ``drift_exponent``;
+        ``log_volume_final`` (median over the trajectories that stayed
+        finite), ``log_det_mean``; ``symplecticity_mean`` and
+        ``symplecticity_max``; ``vpt_steps``, ``vpt_time``;
+        ``diverged_fraction`` and ``divergence_step`` (earliest, -1 if none).
+        Other batch statistics are medians in which a diverged trajectory
+        counts as infinite.
 
     Raises:
         ValueError: shapes of ``pred`` and ``reference`` disagree, or a
@@ -303,6 +305,7 @@ def jacobian_metrics(system, op, pred: torch.Tensor, points: int = 64):
         jac[ok] = step_jacobians(op, x[ok])
     sign, logabs = torch.linalg.slogdet(jac)
     logabs = torch.where(sign == 0, torch.full_like(logabs, -math.inf), logabs)
+    logabs = torch.where(ok, logabs, torch.full_like(logabs, math.nan))
     series = {"log_det": logabs, "log_volume": torch.cumsum(logabs * stride, 0)}
     n_dof = int(getattr(system, "n_dof", 0) or 0)
     if getattr(system, "is_hamiltonian", False) and 2 * n_dof == pred.shape[-1]:
@@ -369,7 +372,8 @@ def summarise(
             s[f"{name}_final"] = _median(v[-1])
             s[f"{name}_max"] = _median(torch.nan_to_num(v, nan=math.inf).amax(0))
     if jac:
-        s["log_volume_final"] = _median(jac["log_volume"][-1])
+        # Signed: the median over the trajectories that stayed finite.
+        s["log_volume_final"] = float(jac["log_volume"][-1].nanmedian())
         s["log_det_mean"] = float(jac["log_det"].nanmean())
     if "symplecticity" in jac:
         s["symplecticity_mean"] = float(jac["symplecticity"].nanmean())

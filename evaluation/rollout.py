@@ -73,7 +73,7 @@ def rollout(
                 if progress is not None:
                     progress(t + 1 - done)
                 done = t + 1
-                if not torch.isfinite(x).any():
+                if not torch.isfinite(x).all(-1).any():
                     out[t + 2 :] = float("nan")
                     break
     if progress is not None and steps > done:
