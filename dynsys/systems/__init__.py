@@ -10,6 +10,7 @@ from dynsys.systems import (  # noqa: F401  (importing registers the built-ins)
     group_flow,
     hamiltonian,
     linear,
+    modular,
     se2,
     se3,
     so3,
