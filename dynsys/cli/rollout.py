@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         "dtype": str(pred.dtype).split(".")[-1],
         "divergence_step": divergence_step(pred).tolist(),
     }
-    traj = Trajectory(pred.to(torch.float64), times, data.system, data.params, meta)
+    states = pred.to(torch.float64)
+    states[0] = data.states[0]  # the exact start, not its float32 rounding
+    traj = Trajectory(states, times, data.system, data.params, meta)
     traj.save(out, force=args.force)
     return 0

@@ -116,3 +116,23 @@ def test_score_rejects_mismatched_shapes():
     a = torch.zeros(5, 2, 2, dtype=torch.float64)
     with pytest.raises(ValueError, match="batch and state size"):
         score(PlaneSystem(), a, torch.zeros(5, 3, 2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("theta", [1e-9, 0.3, 2.0, math.pi - 1e-6])
+def test_geodesic_error_of_known_rotation(theta):
+    import dynsys
+    from dynsys.groups import get_group
+
+    system = dynsys.get_system("so3-rotation")
+    G = get_group("so3")
+    axis = torch.tensor([1.0, -2.0, 2.0], dtype=torch.float64) / 3.0
+    h = G.sample(4, generator=torch.Generator().manual_seed(1))
+    g = G.compose(h, G.exp(theta * axis).expand(4, 3, 3))
+    ref = h.reshape(1, 4, 9).repeat(2, 1, 1)
+    pred = g.reshape(1, 4, 9).repeat(2, 1, 1)
+    pred[1] *= 1.05  # off the group: projected back before the geodesic
+    s = score(system, pred, ref)
+    geo = s.series["geodesic_error/g"]
+    assert torch.allclose(geo, torch.full_like(geo, theta), rtol=1e-6, atol=1e-9)
+    res = s.series["group_residual/g"]
+    assert res[0].max() < 1e-12 and (res[1] > 1e-2).all()

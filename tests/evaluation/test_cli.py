@@ -1,0 +1,105 @@
+"""The ``dynsys bench``, ``rollout`` and ``score`` commands, in process."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import dynsys
+import learners
+from dynsys.cli import main
+
+
+def test_bench_bad_config_one_line_error_nothing_written(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('archs = ["relu"]\n[[systems]]\nname = "no-such-system"\n')
+    out = tmp_path / "out"
+    assert main(["bench", "--config", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dynsys bench: error: unknown system")
+    assert "\n" not in err and not out.exists()
+
+
+def test_bench_missing_suite_module(tmp_path, capsys, monkeypatch):
+    from dynsys.cli import bench as bench_cli
+
+    monkeypatch.setitem(bench_cli.EXTERNAL, "structure", "evaluation.no_such_suite")
+    assert main(["bench", "--suite", "structure", "--out", str(tmp_path / "o")]) == 2
+    assert "evaluation.no_such_suite" in capsys.readouterr().err
+
+
+@pytest.fixture
+def files(tmp_path):
+    system = dynsys.get_system("pendulum")
+    traj = dynsys.simulate(system, system.sample(4, seed=0), steps=20)
+    data = tmp_path / "ref.npz"
+    traj.save(data)
+    op = learners.OneStep(learners.make_model("relu", 2, 2, hidden=8, seed=0))
+    learners.train(op, traj, epochs=2)
+    model = tmp_path / "model.pt"
+    learners.save(op, model)
+    return data, model, tmp_path
+
+
+def test_rollout_then_score(files, capsys):
+    data, model, tmp = files
+    pred = tmp / "pred.npz"
+    args = [
+        "rollout",
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--steps",
+        "20",
+        "--out",
+        str(pred),
+    ]
+    assert main(args) == 0
+    traj = dynsys.Trajectory.load(pred)
+    assert traj.states.shape == (21, 4, 2) and traj.meta["prediction"] is True
+    assert torch.equal(traj.states[0], dynsys.Trajectory.load(data).states[0])
+    assert main(args) == 2  # exists: needs --force
+    assert "--force" in capsys.readouterr().err
+    summary = tmp / "s.json"
+    assert (
+        main(
+            [
+                "score",
+                "--data",
+                str(pred),
+                "--reference",
+                str(data),
+                "--model",
+                str(model),
+                "--json",
+                str(summary),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "drift_final" in out and "symplecticity_mean" in out
+    assert summary.exists()
+
+
+def test_rollout_rejects_negative_steps(files, capsys):
+    data, model, tmp = files
+    assert (
+        main(
+            [
+                "rollout",
+                "--model",
+                str(model),
+                "--data",
+                str(data),
+                "--steps",
+                "-5",
+                "--out",
+                str(tmp / "p.npz"),
+            ]
+        )
+        == 2
+    )
+    assert "--steps must be >= 1" in capsys.readouterr().err
+    assert not (tmp / "p.npz").exists()
