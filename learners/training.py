@@ -231,16 +231,20 @@ def _frame_dt(traj) -> float | None:
     return None if dt is None else float(dt)
 
 
-def _bind_system(op: Operator, traj) -> None:
-    """Record the training system on ``op``; refuse data of another system."""
-    params = dict(traj.params or {})
+def _check_system(op: Operator, traj) -> None:
+    """Refuse data of another system than the one ``op`` was trained on."""
+    params = _jsonable(dict(traj.params or {}))
     if op.system is not None and (
-        op.system != traj.system or _jsonable(op.system_params) != _jsonable(params)
+        op.system != traj.system or _jsonable(op.system_params) != params
     ):
         raise ValueError(
             f"the data come from system {traj.system!r} with {params}, but the "
             f"operator was trained on {op.system!r} with {op.system_params}"
         )
+
+
+def _bind_system(op: Operator, traj) -> None:
+    """Record the training system and frame interval on ``op``."""
     dt = _frame_dt(traj)
     if (
         op.dt is not None
@@ -250,7 +254,7 @@ def _bind_system(op: Operator, traj) -> None:
         raise ValueError(
             f"the data have frame interval dt={dt}, but the operator has dt={op.dt}"
         )
-    op.system, op.system_params = str(traj.system), params
+    op.system, op.system_params = str(traj.system), dict(traj.params or {})
     op.dt = dt if op.dt is None else op.dt
 
 
@@ -264,6 +268,8 @@ def _jsonable(obj):
 
 
 def _prepare_trajectory(target, traj, cfg: TrainConfig, gen: torch.Generator):
+    if isinstance(target, Operator):
+        _check_system(target, traj)
     states = _as_tensor("trajectory states", traj.states)
     if states.ndim != 3:
         raise ValueError(
