@@ -132,8 +132,8 @@ COT_TERM = EvenSeries(
     "(1-(t/2)cot(t/2))/t^2",
     lambda x, t: (1.0 - 0.5 * t / torch.tan(0.5 * t)) / x,
     lambda k: (-1) ** k * bernoulli(2 * k + 2) / _fact(2 * k + 2),
-    terms=8,
-    max_cutoff=1.5,
+    terms=16,
+    max_cutoff=2.0,
 )
 
 # (t^2 + 2 cos t - 2)/(2 t^4) = sum (-1)^k t^(2k) / (2k+4)!   (Barfoot eq. 7.86)
