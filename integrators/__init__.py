@@ -26,6 +26,7 @@ from integrators._base import (
 )
 from integrators._integrate import integrate
 from integrators._registry import available, compatible, get, register
+from integrators.adaptive import DormandPrince5, solve_adaptive
 from integrators.classical import EULER, MIDPOINT, RK4, ExplicitRungeKutta
 from integrators.discrete import DiscreteMap
 from integrators.implicit import ImplicitMidpoint
@@ -44,6 +45,7 @@ __all__ = [
     "Stepper",
     "IntegrationError",
     "integrate",
+    "solve_adaptive",
     "available",
     "get",
     "compatible",
@@ -56,6 +58,7 @@ def _register_builtins() -> None:
         ExplicitRungeKutta("euler", EULER),
         ExplicitRungeKutta("midpoint", MIDPOINT),
         ExplicitRungeKutta("rk4", RK4),
+        DormandPrince5("dopri5"),
         Splitting("symplectic-euler", [("kick", 1.0), ("drift", 1.0)], order=1),
         Splitting("symplectic-euler-qp", [("drift", 1.0), ("kick", 1.0)], order=1),
         Splitting("verlet", [("kick", 0.5), ("drift", 1.0), ("kick", 0.5)], order=2),

@@ -11,12 +11,13 @@ docs/internals.md and, where one exists, ``exact(x0, t)``.
 - ``GroupFlow``: ``g' = g hat(xi(t))`` with ``xi(t) = Ad_{exp(-t b)} a + b``,
   exact ``g(t) = g0 exp(t a) exp(t b)`` (differentiate the product), plus a
   vector part ``y' = cos(t) y``.
+- ``OscillatingFlow``: ``xi(t) = cos(t) a + sin(t) b``, bounded for all ``t``.
 - ``FreeRigidBody``: ``R' = R hat(I^{-1} m)``, ``m' = m x I^{-1} m``.
 - ``Rotation2``: the discrete map ``x -> rotation(theta) x``.
 
-``LocalSO3`` / ``LocalSO2`` are small matrix groups implementing the group
-interface used by the Lie integrators (exp, hat, compose, dexp_inv, ad,
-adjoint, residual, project); ``dynsys.groups`` replaces them once present.
+``LocalSO3`` is a small SO(3) written here, not in dynsys, implementing the
+group interface the Lie integrators use (exp, hat, vee, compose, dexp_inv, ad,
+adjoint, residual, project): the methods must work for any such object.
 """
 
 from __future__ import annotations
@@ -106,44 +107,25 @@ class LocalSO3:
         return U @ Vh
 
 
-class LocalSO2:
-    """SO(2), an abelian group: ``dexp_inv`` is the identity."""
-
-    name, dim, matrix_size = "so2", 1, 2
-
-    def hat(self, w: Tensor) -> Tensor:
-        z = torch.zeros_like(w[..., 0])
-        return torch.stack(
-            (torch.stack((z, -w[..., 0]), -1), torch.stack((w[..., 0], z), -1)), -2
-        )
-
-    def exp(self, w: Tensor) -> Tensor:
-        c, s = torch.cos(w[..., 0]), torch.sin(w[..., 0])
-        return torch.stack((torch.stack((c, -s), -1), torch.stack((s, c), -1)), -2)
-
-    def compose(self, g: Tensor, h: Tensor) -> Tensor:
-        return g @ h
-
-    def ad(self, w: Tensor) -> Tensor:
-        return torch.zeros(*w.shape, 1, dtype=w.dtype)
-
-    def adjoint(self, g: Tensor) -> Tensor:
-        return torch.ones(*g.shape[:-2], 1, 1, dtype=g.dtype)
-
-    def dexp_inv(self, w: Tensor, v: Tensor) -> Tensor:
-        return v
-
-    def residual(self, g: Tensor) -> Tensor:
-        eye = torch.eye(2, dtype=g.dtype)
-        orth = torch.linalg.matrix_norm(g.transpose(-1, -2) @ g - eye)
-        return orth + (torch.linalg.det(g) - 1).abs()
-
-
 def lie_groups() -> dict[str, object]:
-    """Groups to test the Lie methods on: dynsys.groups when present."""
+    """Groups for the Lie methods: every registered dynsys group, plus a
+    group object defined here (the methods must accept any such object)."""
+    found = {"local-so3": LocalSO3()}
     if HAVE_DYNSYS_GROUPS:
-        return {name: _groups.get_group(name) for name in _groups.available_groups()}
-    return {"so3": LocalSO3(), "so2": LocalSO2()}
+        found.update({n: _groups.get_group(n) for n in _groups.available_groups()})
+    return found
+
+
+def compact_direction(group, xi: Tensor) -> Tensor:
+    """The skew-symmetric part of ``hat(xi)`` when it lies in the algebra.
+
+    Its one-parameter subgroup is orthogonal, hence bounded, which keeps long
+    flows on non-compact groups (Sp) well conditioned; otherwise ``xi``.
+    """
+    X = group.hat(xi)
+    S = 0.5 * (X - X.transpose(-1, -2))
+    xs = group.vee(S)
+    return xs if torch.allclose(group.hat(xs), S, atol=1e-14) else xi
 
 
 class TimeDependentScalar:
@@ -235,6 +217,7 @@ class GroupFlow:
     def __init__(self, group, a: Tensor, b: Tensor, k: int = 2) -> None:
         self.group, self.a, self.b, self.k = group, a, b, k
         self.n = group.matrix_size
+        self._xi_cache: dict = {}
 
     def split_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
         nn = self.n * self.n
@@ -245,15 +228,26 @@ class GroupFlow:
         return torch.cat((g.flatten(-2), y), -1)
 
     def lie_field(self, t: float, g: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        Ad = self.group.adjoint(self.group.exp(-t * self.b.to(g.dtype)))
-        xi = (Ad @ self.a.to(g.dtype)[..., None])[..., 0] + self.b.to(g.dtype)
-        return xi.expand(*g.shape[:-2], -1), math.cos(t) * y
+        key = (t, g.dtype)
+        if key not in self._xi_cache:  # xi depends on t only; groups are costly
+            Ad = self.group.adjoint(self.group.exp(-t * self.b.to(g.dtype)))
+            xi = (Ad @ self.a.to(g.dtype)[..., None])[..., 0] + self.b.to(g.dtype)
+            self._xi_cache[key] = xi
+        return self._xi_cache[key].expand(*g.shape[:-2], -1), math.cos(t) * y
 
     def exact(self, x0: Tensor, t: float) -> Tensor:
         g0, y0 = self.split_state(x0)
         G = self.group
         gt = G.compose(G.exp(t * self.a), G.exp(t * self.b))
         return self.join_state(G.compose(g0, gt), y0 * math.exp(math.sin(t)))
+
+
+class OscillatingFlow(GroupFlow):
+    """``g' = g hat(cos(t) a + sin(t) b)``: bounded for all time on any group."""
+
+    def lie_field(self, t: float, g: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        xi = math.cos(t) * self.a.to(g.dtype) + math.sin(t) * self.b.to(g.dtype)
+        return xi.expand(*g.shape[:-2], -1), -y
 
 
 class FreeRigidBody:
@@ -263,7 +257,7 @@ class FreeRigidBody:
 
     def __init__(self, inertia=(1.0, 2.0, 3.0), group=None) -> None:
         self.inertia = torch.tensor(inertia, dtype=torch.float64)
-        self.group = group if group is not None else lie_groups()["so3"]
+        self.group = group if group is not None else LocalSO3()
 
     def split_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return x[..., :9].reshape(*x.shape[:-1], 3, 3), x[..., 9:]
@@ -274,6 +268,27 @@ class FreeRigidBody:
     def lie_field(self, t: float, g: Tensor, m: Tensor) -> tuple[Tensor, Tensor]:
         omega = m / self.inertia.to(m.dtype)
         return omega, torch.linalg.cross(m, omega)
+
+    def exact(self, x0: Tensor, t: float) -> Tensor:
+        """Exact solution of the axisymmetric body ``I1 = I2 = I``.
+
+        ``m(t) = Rz(-lam t) m0`` with ``lam = m3 (1/I3 - 1/I)``, so
+        ``Omega(t) = Ad_{exp(-t lam e3)} (Omega0 - lam e3) + lam e3`` and, by the
+        ``GroupFlow`` identity, ``R(t) = R0 exp(t (Omega0 - lam e3)) exp(t lam e3)``.
+        """
+        i1, i2, i3 = (float(v) for v in self.inertia)
+        if i1 != i2:
+            raise ValueError("exact solution needs an axisymmetric body (I1 = I2)")
+        R0, m0 = self.split_state(x0)
+        lam = m0[..., 2:] * (1 / i3 - 1 / i1)
+        e3 = torch.tensor([0.0, 0.0, 1.0], dtype=x0.dtype)
+        a = m0 / self.inertia.to(x0.dtype) - lam * e3
+        G = self.group
+        Rt = G.compose(R0, G.compose(G.exp(t * a), G.exp(t * lam * e3)))
+        c, s = torch.cos(lam * t)[..., 0], torch.sin(lam * t)[..., 0]
+        m1 = c * m0[..., 0] + s * m0[..., 1]
+        m2 = -s * m0[..., 0] + c * m0[..., 1]
+        return self.join_state(Rt, torch.stack((m1, m2, m0[..., 2]), -1))
 
     def energy(self, x: Tensor) -> Tensor:
         m = x[..., 9:]
