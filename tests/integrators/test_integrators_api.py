@@ -1,0 +1,176 @@
+"""Registry, ``integrate`` contract, bad input, dtype, batching and autograd."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+import torch
+from integrator_cases import cases_for
+from integrator_problems import FreeRigidBody, Kepler, Rotation2, TimeDependentScalar
+
+import integrators
+from integrators.classical import RK4, ButcherTableau
+from integrators.symplectic import YOSHIDA6, CompositionScheme
+
+DESIGN_NAMES = [
+    "euler",
+    "midpoint",
+    "rk4",
+    "dopri5",
+    "symplectic-euler",
+    "verlet",
+    "yoshida4",
+    "yoshida6",
+    "implicit-midpoint",
+    "lie-euler",
+    "rkmk4",
+    "crouch-grossman3",
+    "map",
+]
+ALL = integrators.available()
+
+
+def test_design_names_registered():
+    assert set(DESIGN_NAMES) <= set(ALL)
+
+
+def test_unknown_name_lists_available():
+    with pytest.raises(ValueError, match="unknown integrator 'rk5'.*verlet"):
+        integrators.get("rk5")
+
+
+def test_compatible_per_capability():
+    assert "verlet" in integrators.compatible(Kepler())
+    assert "rk4" in integrators.compatible(Kepler())
+    assert set(integrators.compatible(FreeRigidBody())) == {
+        "lie-euler",
+        "rkmk4",
+        "crouch-grossman3",
+        "rigid-body-midpoint",
+    }
+    assert integrators.compatible(Rotation2()) == ["map"]
+    assert "verlet" not in integrators.compatible(TimeDependentScalar())
+
+
+@pytest.mark.parametrize(
+    ("problem", "method", "named"),
+    [
+        (FreeRigidBody(), "verlet", "rkmk4"),
+        (Kepler(), "rkmk4", "yoshida4"),
+        (Rotation2(), "rk4", "map"),
+        (TimeDependentScalar(), "rigid-body-midpoint", "dopri5"),
+    ],
+)
+def test_unfit_method_names_alternatives(problem, method, named):
+    x0 = torch.zeros(1, 12, dtype=torch.float64)
+    with pytest.raises(ValueError, match=f"needs a .*methods that can: .*{named}"):
+        integrators.integrate(problem, x0, 0.1, 1, method)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dt": 0.0}, "dt"),
+        ({"dt": math.nan}, "dt"),
+        ({"steps": -1}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"steps": 10, "save_every": 3}, "save_every"),
+        ({"save_every": 0}, "save_every"),
+    ],
+)
+def test_bad_grid_raises(kwargs, match):
+    args = {"dt": 0.1, "steps": 4, **kwargs}
+    x0 = torch.ones(1, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=match):
+        integrators.integrate(TimeDependentScalar(), x0, method="rk4", **args)
+
+
+def test_integer_state_is_type_error():
+    with pytest.raises(TypeError, match="floating"):
+        integrators.integrate(
+            TimeDependentScalar(), torch.ones(1, 2, dtype=torch.int64), 0.1, 1, "rk4"
+        )
+
+
+def test_frames_times_t0_and_progress():
+    p, x0, seen = TimeDependentScalar(), torch.ones(2, 3, dtype=torch.float64), []
+    times, xs = integrators.integrate(
+        p, x0, 0.01, 300, "rk4", save_every=100, t0=0.4, progress=seen.append
+    )
+    assert xs.shape == (4, 2, 3) and seen == [100, 200, 300]
+    torch.testing.assert_close(
+        times, 0.4 + torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)
+    )
+    assert torch.equal(xs[0], x0)
+    torch.testing.assert_close(xs[-1], p.exact(x0, 3.4, 0.4), rtol=1e-10, atol=0)
+
+
+def test_zero_steps_returns_initial_frame():
+    x0 = torch.ones(2, 4, dtype=torch.float64)
+    times, xs = integrators.integrate(Kepler(), x0, 0.1, 0, "verlet")
+    assert times.tolist() == [0.0] and torch.equal(xs[0], x0)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_dtype_and_batch_shape_preserved(name):
+    method = integrators.get(name)
+    case = cases_for(method, torch.float32)[0]
+    x0 = case.x0.expand(3, *case.x0.shape).clone()  # batch (3, b)
+    times, xs = integrators.integrate(case.problem, x0, 0.05, 4, name)
+    assert xs.dtype == torch.float32 and times.dtype == torch.float32
+    assert xs.shape == (5, *x0.shape)
+    assert torch.isfinite(xs).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradients_flow_through_steps(name):
+    """d(final state)/d(x0) by autograd agrees with central differences."""
+    method = integrators.get(name)
+    case = cases_for(method)[0]
+    x0 = case.x0[:1].clone().requires_grad_(True)
+    weights = torch.linspace(0.5, 1.5, x0.shape[-1], dtype=torch.float64)
+
+    def loss(x):
+        return (
+            integrators.integrate(case.problem, x, 0.05, 5, name)[1][-1] * weights
+        ).sum()
+
+    (grad,) = torch.autograd.grad(loss(x0), x0)
+    direction = torch.linspace(-1.0, 1.0, x0.shape[-1], dtype=torch.float64)[None]
+    h = 1e-6
+    with torch.no_grad():
+        fd = (loss(x0 + h * direction) - loss(x0 - h * direction)) / (2 * h)
+    assert abs((grad * direction).sum().item() - fd.item()) < 1e-6 * max(
+        1.0, abs(fd.item())
+    )
+
+
+def test_tableau_rejects_wrong_coefficients():
+    b = list(RK4.b)
+    b[1], b[2] = b[1] + Fraction(1, 100), b[2] - Fraction(1, 100)
+    with pytest.raises(ValueError, match="order-"):
+        ButcherTableau(A=RK4.A, b=tuple(b), c=RK4.c, order=4)
+
+
+def test_composition_rejects_wrong_coefficients():
+    g = list(YOSHIDA6.gammas)
+    g[0] += 1e-6
+    g[-1] += 1e-6
+    g[3] -= 2e-6
+    with pytest.raises(ValueError, match="order-6"):
+        CompositionScheme(tuple(g), order=6)
+
+
+def test_integrator_without_step_is_type_error():
+    class Empty(integrators.Integrator):
+        name, order, kind, requires = "empty", 1, "classical", integrators.ODE
+
+    with pytest.raises(TypeError, match="override"):
+        Empty().step(TimeDependentScalar(), 0.0, torch.ones(1, 1), 0.1)
+
+
+def test_register_rejects_duplicates():
+    with pytest.raises(ValueError, match="already registered"):
+        integrators.register(integrators.get("rk4"))
