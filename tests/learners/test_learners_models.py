@@ -40,14 +40,19 @@ def test_bilinear_family_exposes_w_v_p(arch):
 def test_pointwise_blocks_expose_layers(arch):
     block = learners.make_model(arch, 3, 2, hidden=5).blocks[0]
     assert isinstance(block.layers, torch.nn.Sequential)
-    assert block.layers[0].weight.shape == (5, 3) and block.layers[2].weight.shape == (2, 5)
+    assert block.layers[0].weight.shape == (5, 3) and block.layers[2].weight.shape == (
+        2,
+        5,
+    )
 
 
 def test_bilinear_block_is_the_stated_formula():
     model = learners.make_model("bilinear", 3, 2, hidden=4, seed=0)
     b = model.blocks[0]
     x = torch.randn(10, 3)
-    by_hand = ((x @ b.W.weight.T + b.W.bias) * (x @ b.V.weight.T + b.V.bias)) @ b.P.weight.T
+    by_hand = (
+        (x @ b.W.weight.T + b.W.bias) * (x @ b.V.weight.T + b.V.bias)
+    ) @ b.P.weight.T
     torch.testing.assert_close(model(x), by_hand + b.P.bias)
 
 
@@ -62,9 +67,14 @@ def test_bias_free_bilinear_is_an_even_quadratic_form():
     torch.testing.assert_close(model(2.5 * x), 6.25 * model(x))
 
 
-@pytest.mark.parametrize("act", [("swiglu", torch.nn.functional.silu),
-                                 ("geglu", torch.nn.functional.gelu),
-                                 ("reglu", torch.relu)])
+@pytest.mark.parametrize(
+    "act",
+    [
+        ("swiglu", torch.nn.functional.silu),
+        ("geglu", torch.nn.functional.gelu),
+        ("reglu", torch.relu),
+    ],
+)
 def test_gated_block_formula(act):
     arch, fn = act
     block = learners.make_model(arch, 3, 2, hidden=4, seed=0).blocks[0]
@@ -94,12 +104,12 @@ def test_parameter_count_formula():
 @pytest.mark.parametrize("dims", [(2, 2), (9, 9), (12, 3)])
 def test_matched_hidden_within_five_percent(depth, dims):
     d_in, d_out = dims
-    target = learners.count_params(learners.make_model("bilinear", d_in, d_out, 64,
-                                                       depth))
+    target = learners.count_params(
+        learners.make_model("bilinear", d_in, d_out, 64, depth)
+    )
     counts = {}
     for arch in ARCHS:
-        model = learners.make_model(arch, d_in, d_out, depth=depth,
-                                    match_params=target)
+        model = learners.make_model(arch, d_in, d_out, depth=depth, match_params=target)
         counts[arch] = learners.count_params(model)
         assert abs(counts[arch] - target) <= 0.05 * target, (arch, counts[arch])
     # The widths really differ: bilinear blocks have two input maps per unit.
@@ -133,8 +143,9 @@ def test_seed_fixes_the_initialisation_without_touching_global_rng():
     a = learners.make_model("geglu", 3, 3, hidden=5, seed=4)
     assert torch.equal(torch.random.get_rng_state(), state)
     b = learners.make_model("geglu", 3, 3, hidden=5, seed=4)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(),
-                                                   strict=True))
+    assert all(
+        torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True)
+    )
 
 
 def test_register_architecture_adds_a_family():
@@ -149,7 +160,10 @@ def test_register_architecture_adds_a_family():
     learners.register_architecture("test-linear", Linear)
     try:
         assert "test-linear" in learners.available()
-        assert learners.make_model("test-linear", 2, 2)(torch.ones(1, 2)).shape == (1, 2)
+        assert learners.make_model("test-linear", 2, 2)(torch.ones(1, 2)).shape == (
+            1,
+            2,
+        )
         with pytest.raises(ValueError, match="already registered"):
             learners.register_architecture("test-linear", Linear)
     finally:
