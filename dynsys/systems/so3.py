@@ -110,9 +110,16 @@ class _Rotor(_SO3System):
 
     def _set_inertia(self, inertia: Any) -> None:
         self._inertia_list = inertia_param(self.name, inertia)
+        self._I_cache: dict[tuple[torch.dtype, torch.device], Tensor] = {}
 
     def _I(self, like: Tensor) -> Tensor:
-        return torch.tensor(self._inertia_list, dtype=like.dtype, device=like.device)
+        """Principal moments in ``like``'s dtype and device (cached: hot path)."""
+        key = (like.dtype, like.device)
+        if key not in self._I_cache:
+            self._I_cache[key] = torch.tensor(
+                self._inertia_list, dtype=like.dtype, device=like.device
+            )
+        return self._I_cache[key]
 
     def kinetic_energy(self, m: Tensor) -> Tensor:
         """``m . I^-1 m / 2``, shape ``m.shape[:-1]``."""
@@ -179,7 +186,7 @@ class RigidBody(_Rotor):
         out.update(_components("spatial_momentum", (R @ m[..., None])[..., 0]))
         return out
 
-    def exact_omega(self, m0: Tensor, t: Tensor) -> Tensor:
+    def exact_omega(self, m0: Tensor, t: Tensor | float) -> Tensor:
         """Exact body angular velocity ``omega(t)`` from ``m(0) = m0``.
 
         Landau and Lifshitz, "Mechanics", sec. 37, eqs. 37.10-37.12, with the
@@ -198,16 +205,10 @@ class RigidBody(_Rotor):
             ValueError: two principal moments are equal (the elliptic solution
                 degenerates; use the symmetric-top formula instead).
         """
-        inertia = np.asarray(self._inertia_list)
-        if len(set(inertia.tolist())) < 3:
-            raise ValueError(
-                "exact_omega needs three distinct principal moments, "
-                f"got {tuple(inertia)}"
-            )
+        inertia, order, parity = self._sorted_axes()
         m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
         tt = np.asarray(torch.as_tensor(t).cpu(), dtype=np.float64).reshape(-1)
-        order = np.argsort(inertia)
-        out = np.stack([_poinsot(inertia[order], mi[order], tt) for mi in m], 1)
+        out = np.stack([_poinsot(inertia, mi[order], tt, parity) for mi in m], 1)
         omega = np.empty_like(out)
         omega[..., order] = out
         return torch.from_numpy(omega.reshape(len(tt), *m0.shape))
@@ -225,20 +226,38 @@ class RigidBody(_Rotor):
         Returns:
             ``(*b,)`` times.
         """
-        inertia = np.asarray(self._inertia_list)
-        order = np.argsort(inertia)
+        inertia, order, parity = self._sorted_axes()
         m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
-        times = [_poinsot_params(inertia[order], mi[order])["flip"] for mi in m]
+        times = [_poinsot_params(inertia, mi[order], parity)["flip"] for mi in m]
         return torch.tensor(times, dtype=torch.float64).reshape(m0.shape[:-1])
 
+    def _sorted_axes(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Sorted moments, the sorting permutation and its sign.
 
-def _poinsot_params(inertia: np.ndarray, m: np.ndarray) -> dict[str, Any]:
+        Under an axis permutation ``P``, ``P(m x w) = det(P) (P m x P w)``, so
+        Euler's equations in sorted axes read ``m' = det(P) m x omega``.
+        """
+        inertia = np.asarray(self._inertia_list)
+        if len(set(inertia.tolist())) < 3:
+            raise ValueError(
+                "the elliptic solution needs three distinct principal moments, "
+                f"got {tuple(inertia)}"
+            )
+        order = np.argsort(inertia)
+        parity = float(round(np.linalg.det(np.eye(3)[order])))
+        return inertia[order], order, parity
+
+
+def _poinsot_params(
+    inertia: np.ndarray, m: np.ndarray, parity: float
+) -> dict[str, Any]:
     """Amplitudes, rate, modulus and phase of the elliptic solution.
 
-    ``inertia`` sorted ascending, ``m`` in the same axis order. Returns the
-    relabelled axes ``(a, b, c)``, amplitudes ``A``, signed rate ``nu*lam``,
-    parameter ``k2``, initial phase ``tau0``, ``s = sign(omega_c)`` and the time
-    of the first zero of ``omega_b``.
+    ``inertia`` sorted ascending, ``m`` in the same axis order, ``parity`` the
+    sign in ``m' = parity m x omega``. Returns the relabelled axes ``(a, b,
+    c)``, amplitudes ``A``, rate ``tau'``, parameter ``k2``, initial phase
+    ``tau0``, ``s = sign(omega_c)`` and the time of the first zero of
+    ``omega_b``.
     """
     M2 = float(m @ m)
     E2 = float(m @ (m / inertia))  # 2E
@@ -253,20 +272,20 @@ def _poinsot_params(inertia: np.ndarray, m: np.ndarray) -> dict[str, Any]:
     k2 = min((Ib - Ia) * (E2 * Ic - M2) / ((Ic - Ib) * (M2 - E2 * Ia)), 1.0)
     w = m / inertia
     s = 1.0 if w[c] >= 0 else -1.0
-    # tau' = sign(Ic - Ia) s lam makes Euler's equations hold with
-    # omega_a = A_a cn, omega_b = A_b sn, omega_c = s A_c dn.
-    rate = math.copysign(1.0, Ic - Ia) * s * lam
+    # With omega_a = A_a cn, omega_b = A_b sn, omega_c = s A_c dn, Euler's
+    # equations hold for tau' = parity s lam (the swap (2, 1, 0) flips the
+    # sign of the cross product and of Ic - Ia together).
+    rate = parity * s * lam
     phi0 = math.atan2(
         w[b] / amp[b] if amp[b] else 0.0, w[a] / amp[a] if amp[a] else 1.0
     )
     tau0 = float(special.ellipkinc(phi0, k2))
     K = float(special.ellipk(k2))
     # Next zero of sn(tau) in the direction of motion: tau = 2K j.
-    target = (
-        2 * K * (math.floor(tau0 / (2 * K)) + 1)
-        if rate > 0
-        else 2 * K * math.ceil(tau0 / (2 * K) - 1)
-    )
+    if rate > 0:
+        target = 2 * K * (math.floor(tau0 / (2 * K)) + 1)
+    else:
+        target = 2 * K * (math.ceil(tau0 / (2 * K)) - 1)
     flip = (target - tau0) / rate
     return {
         "axes": (a, b, c),
@@ -279,9 +298,11 @@ def _poinsot_params(inertia: np.ndarray, m: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _poinsot(inertia: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _poinsot(
+    inertia: np.ndarray, m: np.ndarray, t: np.ndarray, parity: float
+) -> np.ndarray:
     """Exact ``omega(t)`` ``(T, 3)`` for one trajectory (sorted axes)."""
-    pp = _poinsot_params(inertia, m)
+    pp = _poinsot_params(inertia, m, parity)
     a, b, c = pp["axes"]
     sn, cn, dn, _ = special.ellipj(pp["tau0"] + pp["rate"] * t, pp["k2"])
     out = np.empty((len(t), 3))

@@ -1,0 +1,152 @@
+"""Exact solutions: closed forms against identities and against integration."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from system_cases import CASES, build, case_id, steps_for
+
+import dynsys
+from dynsys.systems.linear import symplectic_J
+
+EXACT = [c for c in CASES if build(c).has_exact_solution]
+
+
+def test_the_systems_with_a_closed_form():
+    names = {c[0] for c in EXACT}
+    assert names == {
+        "cyclic-shift",
+        "circle-rotation",
+        "so3-rotation",
+        "se2-unicycle",
+        "group-flow",
+        "harmonic-oscillator",
+        "linear-symplectic",
+        "modular-addition",
+    }
+    assert (
+        dynsys.get_system("rigid-body").exact_solution(torch.zeros(1, 12), [0.0])
+        is None
+    )
+
+
+@pytest.mark.parametrize("case", EXACT, ids=case_id)
+def test_exact_solution_starts_at_x0_and_is_a_flow(case):
+    """phi_0 = id and phi_{t+s} = phi_s o phi_t (autonomous flows and maps)."""
+    system = build(case)
+    x0 = system.sample(3, seed=2)
+    t, s = (3.0, 5.0) if system.is_discrete else (0.7, 1.3)
+    assert torch.allclose(system.exact_solution(x0, [0.0])[0], x0, atol=1e-15)
+    xt = system.exact_solution(x0, t)
+    both = system.exact_solution(x0, t + s)
+    assert torch.allclose(system.exact_solution(xt, s), both, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", EXACT, ids=case_id)
+def test_ground_truth_matches_the_exact_solution(case):
+    system = build(case)
+    x0 = system.sample(4, seed=5)
+    # A fourth-order method at dt/10 for a short time: error ~ (dt/10)^4 t.
+    method = (
+        "map"
+        if system.is_discrete
+        else ("rkmk4" if hasattr(system, "lie_field") else "rk4")
+    )
+    dt = system.dt if system.is_discrete else system.dt / 10
+    traj = dynsys.simulate(
+        system, x0, min(100, steps_for(case)), dt=dt, integrator=method
+    )
+    exact = system.exact_solution(x0, traj.times)
+    assert exact.shape == traj.states.shape
+    assert torch.allclose(traj.states, exact, atol=1e-8, rtol=0)
+
+
+def test_harmonic_oscillator_closed_form_values():
+    system = dynsys.get_system("harmonic-oscillator", omega=2.0, mass=0.5)
+    x0 = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    # Quarter period t = pi/(2 omega): q = 0, p = -m omega q0 = -1.
+    x = system.exact_solution(x0, [math.pi / 4])
+    assert torch.allclose(
+        x, torch.tensor([[[0.0, -1.0]]], dtype=torch.float64), atol=1e-15
+    )
+
+
+def test_linear_symplectic_flow_is_in_sp_and_keeps_energy():
+    system = dynsys.get_system("linear-symplectic", n=3, seed=1)
+    M = system.flow_matrix(torch.tensor([0.5, 4.0]))
+    J = symplectic_J(3)
+    assert torch.allclose(M.transpose(-1, -2) @ J @ M, J.expand(2, 6, 6), atol=1e-12)
+    assert torch.allclose(system.S, system.S.T)
+    assert bool((torch.linalg.eigvalsh(system.S) > 0).all())
+    x0 = system.sample(3)
+    x = system.exact_solution(x0, torch.tensor([4.0]))[0]
+    e0, e1 = system.invariants(x0)["energy"], system.invariants(x)["energy"]
+    assert torch.allclose(e0, e1, rtol=1e-12)
+
+
+def test_linear_symplectic_given_matrix():
+    S = [[2.0, 0.0], [0.0, 2.0]]  # H = q^2 + p^2: rotation at frequency 2
+    system = dynsys.get_system("linear-symplectic", n=1, S=S)
+    x = system.exact_solution(
+        torch.tensor([[1.0, 0.0]], dtype=torch.float64), [math.pi]
+    )
+    assert torch.allclose(
+        x, torch.tensor([[[1.0, 0.0]]], dtype=torch.float64), atol=1e-14
+    )
+
+
+@pytest.mark.parametrize("embedding", ["one-hot", "fourier"])
+def test_cyclic_shift_values(embedding):
+    system = dynsys.get_system("cyclic-shift", n=5, k=2, embedding=embedding)
+    x0 = system.embed(torch.tensor([0, 4]))
+    assert torch.equal(system.decode(x0), torch.tensor([0, 4]))
+    x3 = system.exact_solution(x0, torch.tensor(3.0))
+    assert torch.equal(system.decode(x3), torch.tensor([1, 0]))  # 0+6, 4+6 mod 5
+    assert torch.allclose(
+        system.step_map(system.step_map(system.step_map(x0))), x3, atol=1e-14
+    )
+    with pytest.raises(ValueError, match="whole-number"):
+        system.exact_solution(x0, torch.tensor(0.5))
+
+
+def test_circle_rotation_golden_angle_and_period():
+    system = dynsys.get_system("circle-rotation", omega=2 * math.pi / 6)
+    x0 = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    assert torch.allclose(system.exact_solution(x0, torch.tensor(6.0)), x0, atol=1e-14)
+    golden = dynsys.get_system("circle-rotation").params["omega"]
+    assert golden == pytest.approx(math.pi * (3 - math.sqrt(5)))
+
+
+def test_so3_rotation_period():
+    """Rotation by |omega| t = 2 pi returns to the start."""
+    system = dynsys.get_system("so3-rotation", omega=(0.0, 0.0, 2.0))
+    x0 = system.sample(2)
+    x = system.exact_solution(x0, math.pi)
+    assert torch.allclose(x, x0, atol=1e-13)
+
+
+def test_se2_unicycle_circle():
+    system = dynsys.get_system("se2-unicycle", twist=(2.0, 0.0, 0.5))
+    x0 = torch.eye(3, dtype=torch.float64).reshape(1, 9)
+    inv = system.invariants(x0)
+    # Start at the origin heading +x, turning left: centre (0, v/omega) = (0, 4).
+    assert float(inv["centre_x"]) == pytest.approx(0.0, abs=1e-15)
+    assert float(inv["centre_y"]) == pytest.approx(4.0)
+    assert float(inv["radius"]) == pytest.approx(4.0)
+    half = system.exact_solution(x0, 2 * math.pi)  # half a turn
+    g = half.reshape(3, 3)
+    assert torch.allclose(
+        g[:2, 2], torch.tensor([0.0, 8.0], dtype=torch.float64), atol=1e-12
+    )
+
+
+def test_group_flow_spatial_velocity_is_conserved_on_sp():
+    system = dynsys.get_system("group-flow", group="sp", n=2)
+    x0 = system.sample(3)
+    x = system.exact_solution(x0, torch.tensor([0.0, 2.0, 7.0]))
+    inv = system.invariants(x)
+    for value in inv.values():
+        assert torch.allclose(value, value[:1].expand_as(value), atol=1e-10)
+    assert len(inv) == system.group.dim
