@@ -206,7 +206,8 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The ``states``, ``times`` and ``card`` arrays, with one-line errors."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # Open the file ourselves: np.load leaks its handle when the zip is bad.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             missing = [k for k in _ARRAYS if k not in data.files]
             if missing:
                 raise ValueError(

@@ -1,0 +1,201 @@
+"""``dynsys simulate`` and ``dynsys list systems`` end to end."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import dynsys
+from dynsys.cli import main
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_writes_file_summary_and_plot(tmp_path, capsys):
+    out = tmp_path / "rb.npz"
+    code, stdout, err = _run(
+        capsys,
+        "simulate",
+        "rigid-body",
+        "--param",
+        "inertia=1,2,3",
+        "--batch",
+        "3",
+        "--steps",
+        "40",
+        "--save-every",
+        "4",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+        "--plot",
+    )
+    assert code == 0, err
+    traj = dynsys.Trajectory.load(out)
+    assert traj.states.shape == (11, 3, 12) and traj.meta["seed"] == 2
+    assert np.array_equal(
+        traj.states[0].numpy(),
+        dynsys.get_system("rigid-body").sample(3, seed=2).numpy(),
+    )
+    assert "max relative drift  energy" in stdout
+    assert "max residual        orthogonality" in stdout and "wall time" in stdout
+    png = out.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rb.npz", "rb.png"]
+
+
+def test_simulate_from_x0_file(tmp_path, capsys):
+    x0 = tmp_path / "x0.npy"
+    np.save(x0, np.array([[1.0, 0.0], [0.0, 2.0]]))
+    code, _, err = _run(
+        capsys,
+        "simulate",
+        "harmonic-oscillator",
+        "--x0",
+        str(x0),
+        "--steps",
+        "5",
+        "--out",
+        str(tmp_path / "ho.npz"),
+    )
+    assert code == 0, err
+    assert dynsys.Trajectory.load(tmp_path / "ho.npz").states.shape == (6, 2, 2)
+
+
+BAD = [
+    (["simulate", "rigid-bdy", "--batch", "2", "--steps", "3"], "unknown system"),
+    (
+        [
+            "simulate",
+            "rigid-body",
+            "--param",
+            "inertia=0,1,1",
+            "--batch",
+            "2",
+            "--steps",
+            "3",
+        ],
+        "inertia must have three positive",
+    ),
+    (
+        [
+            "simulate",
+            "rigid-body",
+            "--param",
+            "inertia=1,1,3",
+            "--batch",
+            "2",
+            "--steps",
+            "3",
+        ],
+        "triangle inequality",
+    ),
+    (
+        ["simulate", "kepler", "--param", "e=1.2", "--batch", "2", "--steps", "3"],
+        r"e must be",
+    ),
+    (
+        ["simulate", "cyclic-shift", "--param", "n=1", "--batch", "2", "--steps", "3"],
+        "n must be an integer >= 2",
+    ),
+    (
+        [
+            "simulate",
+            "kepler",
+            "--param",
+            "eccentricity=0.3",
+            "--batch",
+            "2",
+            "--steps",
+            "3",
+        ],
+        "unknown parameter",
+    ),
+    (
+        ["simulate", "kepler", "--batch", "2", "--steps", "3", "--dt", "0"],
+        "--dt must be",
+    ),
+    (
+        ["simulate", "kepler", "--batch", "2", "--steps", "3", "--dt", "-1"],
+        "--dt must be",
+    ),
+    (["simulate", "kepler", "--batch", "2", "--steps", "0"], "--steps must be >= 1"),
+    (["simulate", "kepler", "--batch", "0", "--steps", "3"], "--batch must be >= 1"),
+    (["simulate", "kepler", "--steps", "3"], "give --batch"),
+    (
+        ["simulate", "kepler", "--batch", "2", "--steps", "3", "--save-every", "2"],
+        "divisor",
+    ),
+    (
+        ["simulate", "kepler", "--batch", "2", "--steps", "3", "--integrator", "rkmk4"],
+        "rkmk4",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "match"), BAD, ids=[b[1] for b in BAD])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, match):
+    out = tmp_path / "x.npz"
+    code, stdout, err = _run(capsys, *argv, "--out", str(out), "--plot")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("dynsys simulate: error:")
+    assert re.search(match, err), err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_wrong_x0_shape(tmp_path, capsys):
+    x0 = tmp_path / "x0.npy"
+    np.save(x0, np.zeros((2, 3)))
+    code, _, err = _run(
+        capsys,
+        "simulate",
+        "kepler",
+        "--x0",
+        str(x0),
+        "--steps",
+        "3",
+        "--out",
+        str(tmp_path / "k.npz"),
+    )
+    assert code == 2 and r"shape (batch, 4)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x0.npy"]
+
+
+def test_existing_output_needs_force(tmp_path, capsys):
+    out = tmp_path / "ho.npz"
+    out.write_bytes(b"precious")
+    argv = [
+        "simulate",
+        "harmonic-oscillator",
+        "--batch",
+        "1",
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+    ]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and "--force" in err and out.read_bytes() == b"precious"
+    # An existing plot blocks too, before anything is written.
+    out.unlink()
+    out.with_suffix(".png").write_bytes(b"old plot")
+    code, _, err = _run(capsys, *argv, "--plot")
+    assert code == 2 and not out.exists()
+    code, _, err = _run(capsys, *argv, "--plot", "--force")
+    assert code == 0, err
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_list_systems(capsys):
+    code, out, _ = _run(capsys, "list", "systems")
+    assert code == 0
+    for name in dynsys.available_systems():
+        assert name in out
+    assert "spatial_momentum_x" in out and "inertia=[1.0, 2.0, 3.0]" in out
