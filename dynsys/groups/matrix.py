@@ -6,7 +6,8 @@ basis ``E_1..E_dim`` of a matrix Lie algebra and a residual function into a full
 
 * ``hat(xi) = sum_i xi_i E_i``; ``vee`` is the least-squares inverse (dual basis
   from the pseudo-inverse of the flattened basis), exact on the algebra.
-* ``exp`` is ``torch.linalg.matrix_exp``; ``log`` the principal matrix
+* ``exp`` is the matrix exponential (scaling and squaring; ``_matrix_functions``
+  says why not ``torch.linalg.matrix_exp``); ``log`` the principal matrix
   logarithm (inverse scaling and squaring, ``_matrix_functions``), valid for
   elements with no eigenvalue on ``(-inf, 0]`` - in particular near the
   identity - and a ``ValueError`` elsewhere.
@@ -29,7 +30,7 @@ import torch
 from torch import Tensor
 
 from dynsys.groups._base import LieGroup, check_sample_args
-from dynsys.groups._matrix_functions import matrix_log, phi, psi_apply
+from dynsys.groups._matrix_functions import expm, matrix_log, phi, psi_apply
 
 __all__ = ["MatrixLieGroup"]
 
@@ -93,7 +94,7 @@ class MatrixLieGroup(LieGroup):
 
     def exp(self, xi: Tensor) -> Tensor:
         self._check_vector(xi, "exp")
-        return torch.linalg.matrix_exp(self.hat(xi))
+        return expm(self.hat(xi))
 
     def log(self, g: Tensor) -> Tensor:
         self._check_matrix(g, "log")
@@ -138,7 +139,7 @@ class MatrixLieGroup(LieGroup):
         if self._project is not None:
             return self._project(g)
         self._check_log_domain(g)
-        return torch.linalg.matrix_exp(self.hat(self.vee(matrix_log(g))))
+        return expm(self.hat(self.vee(matrix_log(g))))
 
     def sample(
         self,

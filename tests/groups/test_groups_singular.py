@@ -238,3 +238,25 @@ def test_no_arccos_of_trace_precision_loss_at_tiny_angles():
     naive = torch.arccos(((R.diagonal().sum() - 1) / 2).clamp(-1, 1))
     assert naive.item() == 0.0
     assert G.log(R)[0].item() == pytest.approx(1e-9, rel=1e-15)
+
+
+def _log_branch_angles(dtype):
+    """Angles where SO(3)'s log switches branch: the arcsin series and the
+    symmetric-part (near pi) formula."""
+    from dynsys.groups.so3 import _NEAR_PI_COS
+
+    return [math.asin(S.ASIN_OVER_X.cutoff(dtype)), math.acos(_NEAR_PI_COS)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_so3_log_agrees_on_both_sides_of_its_branch_switches(dtype):
+    G = SO3()
+    eps = torch.finfo(dtype).eps
+    for theta in _log_branch_angles(dtype):
+        for t in (theta * (1 - 4 * eps), theta, theta * (1 + 4 * eps)):
+            w = (t * AXIS_NO_TIE).to(dtype)
+            R = G.exp(w)
+            got = G.log(R)
+            assert torch.allclose(got, w, atol=8 * eps, rtol=0), (theta, got - w)
+            J = torch.autograd.functional.jacobian(lambda x: G.log(G.exp(x)), w)
+            assert torch.allclose(J, torch.eye(3, dtype=dtype), atol=50 * eps)
