@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from scipy import special
 
 from dynsys.systems._base import (
     SeparableHamiltonian,
@@ -121,6 +123,53 @@ class Pendulum(SeparableHamiltonian):
         u = 2.0 * torch.rand(n, generator=gen, dtype=torch.float64) - 1.0
         return torch.stack([q, 0.9 * u * p_max], dim=-1)
 
+    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
+        """Jacobi-elliptic solution (Lawden, "Elliptic Functions and
+        Applications", 1989, sec. 5.2; Whittaker, "Analytical Dynamics", sec. 44).
+
+        With ``k^2 = (H + omega0^2) / (2 omega0^2)``: librations (``k < 1``)
+        follow ``sin(q/2) = k sn(u, k^2)``, ``p = 2 k omega0 cn(u, k^2)``,
+        ``u = omega0 t + u0``; rotations (``k > 1``) follow ``q = 2 am(v, 1/k^2)``,
+        ``p = 2 k omega0 dn(v, 1/k^2)`` (times the sign of ``p``),
+        ``v = k omega0 t + v0``.
+        """
+        w0 = self.omega0
+        x = np.asarray(x0.detach().cpu(), dtype=np.float64).reshape(-1, 2)
+        tt = np.asarray(t.cpu(), dtype=np.float64).reshape(-1, 1)
+        q0, p0 = x[:, 0], x[:, 1]
+        k = np.sqrt((0.5 * p0**2 / w0**2 + 1.0 - np.cos(q0)) / 2.0)
+        out = np.where(
+            (k < 1.0)[None, :, None],
+            _pendulum_libration(q0, p0, k, w0, tt),
+            _pendulum_rotation(q0, p0, k, w0, tt),
+        )
+        return torch.from_numpy(out.reshape(*t.shape, *x0.shape)).to(x0)
+
+
+def _pendulum_libration(q0, p0, k, w0, t):
+    """``(T, b, 2)`` for librations; rows with ``k >= 1`` are ignored."""
+    kk = np.clip(k, 1e-300, 1.0 - 1e-16)
+    m = kk**2
+    # Phase: sn(u0) = sin(q0/2)/k, cn(u0) = p0/(2 k omega0); q0 may be wrapped.
+    wrapped = np.remainder(q0 + np.pi, 2 * np.pi) - np.pi  # in [-pi, pi)
+    phi0 = np.arctan2(np.sin(wrapped / 2) / kk, p0 / (2 * kk * w0))
+    u = special.ellipkinc(phi0, m) + w0 * t
+    sn, cn, _, _ = special.ellipj(u, m)
+    q = 2 * np.arcsin(np.clip(kk * sn, -1.0, 1.0))
+    # Keep the branch of q0 (librations about the downward position 2 pi j).
+    q = q + (q0 - wrapped)
+    return np.stack([q, 2 * kk * w0 * cn], -1)
+
+
+def _pendulum_rotation(q0, p0, k, w0, t):
+    """``(T, b, 2)`` for rotations; rows with ``k < 1`` are ignored."""
+    kk = np.maximum(k, 1.0 + 1e-16)
+    m = 1.0 / kk**2
+    sign = np.where(p0 >= 0, 1.0, -1.0)
+    v = special.ellipkinc(q0 / 2, m) + sign * kk * w0 * t
+    _, _, dn, ph = special.ellipj(v, m)
+    return np.stack([2 * ph, sign * 2 * kk * w0 * dn], -1)
+
 
 @register_system("kepler")
 class Kepler(SeparableHamiltonian):
@@ -209,11 +258,66 @@ class Kepler(SeparableHamiltonian):
         angle = two_pi * torch.rand(n, generator=gen, dtype=torch.float64)
         return self.orbit_state(mean_anomaly, angle)
 
+    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
+        """Kepler's equation and Lagrange's f and g functions (Danby,
+        "Fundamentals of Celestial Mechanics", 2nd ed., 1988, secs. 6.3 and 6.8).
+
+        For a bound state (energy < 0): ``a = -mu/(2 E)``, ``n = sqrt(mu/a^3)``,
+        ``e cos E0 = 1 - r0/a``, ``e sin E0 = q0 . p0 / sqrt(mu a)``; solve
+        ``E - e sin E = E0 - e sin E0 + n t`` by Newton's method, then with
+        ``dE = E - E0``: ``q = f q0 + g p0``, ``p = fdot q0 + gdot p0``.
+
+        Raises:
+            ValueError: a state is not bound (energy >= 0).
+        """
+        mu = self.mu
+        q0, p0 = self.split(x0)
+        energy = self.hamiltonian(x0)
+        if bool((energy >= 0).any()):
+            raise ValueError("kepler exact_solution needs bound states (energy < 0)")
+        shape = (*t.shape, *([1] * (x0.ndim - 1)))
+        tt = t.reshape(shape)
+        r0 = torch.linalg.vector_norm(q0, dim=-1)
+        a = -mu / (2 * energy)
+        ecos, esin = 1 - r0 / a, (q0 * p0).sum(-1) / torch.sqrt(mu * a)
+        e = torch.sqrt(ecos**2 + esin**2)
+        E0 = torch.atan2(esin, ecos)
+        n = torch.sqrt(mu / a**3)
+        # Reduce the mean anomaly to [0, 2 pi) for Newton, then add the whole
+        # revolutions back: g below needs the unreduced dE.
+        mean = E0 - esin + n * tt
+        turns = torch.floor(mean / (2 * math.pi))
+        E = _solve_kepler(mean - 2 * math.pi * turns, e) + 2 * math.pi * turns
+        dE = E - E0
+        r = a * (1 - e * torch.cos(E))
+        f = 1 - a / r0 * (1 - torch.cos(dE))
+        g = tt + (torch.sin(dE) - dE) / n
+        fdot = -torch.sqrt(mu * a) * torch.sin(dE) / (r * r0)
+        gdot = 1 - a / r * (1 - torch.cos(dE))
+        q = f[..., None] * q0 + g[..., None] * p0
+        p = fdot[..., None] * q0 + gdot[..., None] * p0
+        return torch.cat([q, p], -1)
+
     def perihelion_state(self) -> Tensor:
         """The reference start ``[1 - e, 0, 0, sqrt(mu (1 + e)/(1 - e))]``."""
         e = self.e
         v = math.sqrt(self.mu * (1 + e) / (1 - e))
         return torch.tensor([1 - e, 0.0, 0.0, v], dtype=torch.float64)
+
+
+def _solve_kepler(mean: Tensor, e: Tensor) -> Tensor:
+    """Eccentric anomaly ``E`` with ``E - e sin E = mean`` (``0 <= e < 1``).
+
+    Newton's method from Danby's starter ``E = M + 0.85 e sign(sin M)``
+    (Danby, sec. 6.6), which converges for every ``e < 1``.
+    """
+    E = mean + 0.85 * e * torch.sign(torch.sin(mean))
+    for _ in range(60):
+        step = (E - e * torch.sin(E) - mean) / (1 - e * torch.cos(E))
+        E = E - step
+        if bool((step.abs() <= 4 * torch.finfo(E.dtype).eps * (1 + E.abs())).all()):
+            break
+    return E
 
 
 @register_system("henon-heiles")

@@ -25,6 +25,8 @@ def test_the_systems_with_a_closed_form():
         "harmonic-oscillator",
         "linear-symplectic",
         "modular-addition",
+        "pendulum",
+        "kepler",
     }
     assert (
         dynsys.get_system("rigid-body").exact_solution(torch.zeros(1, 12), [0.0])
@@ -150,3 +152,38 @@ def test_group_flow_spatial_velocity_is_conserved_on_sp():
     for value in inv.values():
         assert torch.allclose(value, value[:1].expand_as(value), atol=1e-10)
     assert len(inv) == system.group.dim
+
+
+def test_kepler_period_perihelion_and_unbound_states():
+    for e in (0.0, 0.5, 0.95):
+        system = dynsys.get_system("kepler", e=e, mu=2.0)
+        x0 = system.perihelion_state()[None]
+        zero = torch.zeros(1, dtype=torch.float64)
+        assert torch.allclose(system.orbit_state(zero, zero), x0, atol=1e-14)
+        inv = system.invariants(x0)
+        assert float(inv["energy"]) == pytest.approx(-1.0)  # -mu / (2a), a = 1
+        assert float(torch.hypot(inv["lrl_x"], inv["lrl_y"])) == pytest.approx(
+            2.0 * e, abs=1e-14
+        )  # |A| = mu e
+        period = 2 * math.pi / math.sqrt(2.0)
+        x = system.exact_solution(system.sample(3), [0.0, period, 3 * period])
+        assert torch.allclose(x[1:], x[:1].expand(2, 3, 4), atol=1e-9)
+    with pytest.raises(ValueError, match="bound states"):
+        system.exact_solution(
+            torch.tensor([[1.0, 0.0, 0.0, 3.0]], dtype=torch.float64), [1.0]
+        )
+
+
+def test_pendulum_librations_and_rotations_against_integration():
+    system = dynsys.get_system("pendulum", omega0=1.3)
+    x0 = torch.tensor(
+        [[0.5, 0.2], [3.0, 0.1], [7.0, -2.2], [-6.0, 0.3], [0.5, 2.5], [-1.0, -3.0]],
+        dtype=torch.float64,
+    )
+    traj = dynsys.simulate(system, x0, 400, dt=0.01, integrator="yoshida6")
+    exact = system.exact_solution(x0, traj.times)
+    assert torch.allclose(traj.states, exact, atol=1e-8)
+    # Small oscillations have period 2 pi / omega0.
+    small = torch.tensor([[1e-4, 0.0]], dtype=torch.float64)
+    back = system.exact_solution(small, [2 * math.pi / 1.3])[0]
+    assert torch.allclose(back, small, atol=1e-10)
