@@ -28,7 +28,9 @@ class LieGroup(abc.ABC):
 
     Subclasses set ``name`` (str), ``dim`` (algebra dimension) and
     ``matrix_size`` (``n``; elements are ``(*batch, n, n)``) and implement the
-    abstract methods. Tangent vectors are ``(*batch, dim)``.
+    abstract methods, including ``_sample(n, generator)`` (float64 draws that
+    ``sample`` validates and casts). Tangent vectors are ``(*batch, dim)``.
+    The easiest way to add a group is :class:`~dynsys.groups.MatrixLieGroup`.
     """
 
     name: str
@@ -154,14 +156,36 @@ class LieGroup(abc.ABC):
     def project(self, g: Tensor) -> Tensor:
         """A group element near ``g`` (``(*batch, n, n)``); identity on the group."""
 
-    @abc.abstractmethod
     def sample(
         self,
         n: int,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float64,
     ) -> Tensor:
-        """``n`` random group elements, ``(n, matrix_size, matrix_size)``."""
+        """Random group elements (the distribution is stated per group).
+
+        Args:
+            n: how many.
+            generator: torch random generator, for reproducible draws.
+            dtype: floating dtype of the result (drawn in float64, then cast).
+
+        Returns:
+            ``(n, matrix_size, matrix_size)``.
+
+        Raises:
+            ValueError: ``n`` is not a non-negative int.
+            TypeError: ``dtype`` is not a floating dtype.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(
+                f"{self.name}.sample: expected n to be a non-negative int, got {n!r}"
+            )
+        _check_float_dtype(dtype, f"{self.name}.sample")
+        return self._sample(n, generator).to(dtype)
+
+    @abc.abstractmethod
+    def _sample(self, n: int, generator: torch.Generator | None) -> Tensor:
+        """``n`` random elements in float64; ``sample`` validates and casts."""
 
     # ------------------------------------------------------------------
     # Input checks shared by every implementation
@@ -225,11 +249,3 @@ def _check_float_dtype(dtype: torch.dtype, where: str) -> None:
         raise TypeError(
             f"{where}: expected a floating dtype such as torch.float64, got {dtype}"
         )
-
-
-def check_sample_args(n: object, dtype: torch.dtype, where: str) -> int:
-    """Validate the arguments of ``sample``: ``n`` a non-negative int, a float dtype."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"{where}: expected n to be a non-negative int, got {n!r}")
-    _check_float_dtype(dtype, where)
-    return n

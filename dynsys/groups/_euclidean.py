@@ -13,7 +13,7 @@ import abc
 import torch
 from torch import Tensor
 
-from dynsys.groups._base import LieGroup, check_sample_args
+from dynsys.groups._base import LieGroup
 from dynsys.groups._projection import rotation_residual
 
 
@@ -65,15 +65,9 @@ class SpecialEuclidean(LieGroup):
         R, t = split(g)
         return homogeneous(self._nearest_rotation(R), t)
 
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float64,
-    ) -> Tensor:
+    def _sample(self, n: int, generator: torch.Generator | None) -> Tensor:
         """Haar-uniform rotation, standard-normal translation."""
-        check_sample_args(n, dtype, f"{self.name}.sample")
         R = self._sample_rotations(n, generator)
         k = self.matrix_size - 1
         t = torch.randn(n, k, generator=generator, dtype=torch.float64)
-        return homogeneous(R, t).to(dtype)
+        return homogeneous(R, t)

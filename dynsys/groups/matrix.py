@@ -29,7 +29,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dynsys.groups._base import LieGroup, check_sample_args
+from dynsys.groups._base import LieGroup
 from dynsys.groups._matrix_functions import expm, matrix_log, phi, psi_apply
 
 __all__ = ["MatrixLieGroup"]
@@ -141,15 +141,9 @@ class MatrixLieGroup(LieGroup):
         self._check_log_domain(g)
         return expm(self.hat(self.vee(matrix_log(g))))
 
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float64,
-    ) -> Tensor:
-        check_sample_args(n, dtype, f"{self.name}.sample")
+    def _sample(self, n: int, generator: torch.Generator | None) -> Tensor:
         z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        return self.exp(self.sample_scale * z).to(dtype)
+        return self.exp(self.sample_scale * z)
 
     def _check_log_domain(self, g: Tensor) -> None:
         """Principal log needs no eigenvalue on the closed negative real axis."""

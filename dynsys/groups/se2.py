@@ -137,4 +137,4 @@ class SE2(SpecialEuclidean):
         return rot2(angle2(R))
 
     def _sample_rotations(self, n: int, generator: torch.Generator | None) -> Tensor:
-        return SO2().sample(n, generator, torch.float64)
+        return SO2()._sample(n, generator)

@@ -121,4 +121,4 @@ class SE3(SpecialEuclidean):
         return nearest_rotation(R)
 
     def _sample_rotations(self, n: int, generator: torch.Generator | None) -> Tensor:
-        return sample_rotations3(n, generator, torch.float64)
+        return sample_rotations3(n, generator)

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor
 
-from dynsys.groups._base import LieGroup, check_sample_args
+from dynsys.groups._base import LieGroup
 from dynsys.groups._projection import rotation_residual
 
 __all__ = ["SO2"]
@@ -104,12 +104,6 @@ class SO2(LieGroup):
         self._check_matrix(g, "project")
         return rot2(angle2(g))
 
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float64,
-    ) -> Tensor:
-        check_sample_args(n, dtype, "SO2.sample")
+    def _sample(self, n: int, generator: torch.Generator | None) -> Tensor:
         u = torch.rand(n, generator=generator, dtype=torch.float64)
-        return rot2((2.0 * u - 1.0) * math.pi).to(dtype)
+        return rot2((2.0 * u - 1.0) * math.pi)

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from dynsys.groups import _series as S
-from dynsys.groups._base import LieGroup, check_sample_args
+from dynsys.groups._base import LieGroup
 from dynsys.groups._projection import nearest_rotation, rotation_residual
 
 __all__ = ["SO3"]
@@ -202,20 +202,11 @@ class SO3(LieGroup):
         self._check_matrix(g, "project")
         return nearest_rotation(g)
 
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float64,
-    ) -> Tensor:
-        return sample_rotations3(
-            check_sample_args(n, dtype, "SO3.sample"), generator, dtype
-        )
+    def _sample(self, n: int, generator: torch.Generator | None) -> Tensor:
+        return sample_rotations3(n, generator)
 
 
-def sample_rotations3(
-    n: int, generator: torch.Generator | None, dtype: torch.dtype
-) -> Tensor:
+def sample_rotations3(n: int, generator: torch.Generator | None) -> Tensor:
     """Haar-uniform rotations from normalised Gaussian quaternions (Shoemake 1992)."""
     q = torch.randn(n, 4, generator=generator, dtype=torch.float64)
     q = q / torch.linalg.vector_norm(q, dim=-1, keepdim=True)
@@ -249,4 +240,4 @@ def sample_rotations3(
         ),
         -2,
     )
-    return R.to(dtype)
+    return R
