@@ -44,3 +44,15 @@ def test_example_group_is_so4(scratch_registry):
     )
     torch.testing.assert_close(R, want, atol=1e-15, rtol=0)
     assert G.residual(R).item() < 1e-15
+
+
+@pytest.mark.xfail(
+    raises=ValueError,
+    strict=True,
+    reason="MatrixLieGroup.log is the principal matrix log, undefined for an "
+    "eigenvalue -1, although SO(4) has a logarithm there",
+)
+def test_generic_log_of_a_half_turn(scratch_registry):
+    G = runpy.run_path(str(EXAMPLE))["SO4"]()
+    xi = torch.tensor([math.pi, 0, 0, 0, 0, 0.3], dtype=torch.float64)
+    torch.testing.assert_close(G.exp(G.log(G.exp(xi))), G.exp(xi))
