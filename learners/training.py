@@ -148,10 +148,9 @@ class TrainingHistory:
 
     def summary(self) -> dict:
         """Final and best losses, epochs and wall time as a JSON-able dict."""
-        last = lambda xs: xs[-1] if xs else None  # noqa: E731
         return {
-            "final_train_loss": last(self.train_loss),
-            "final_val_loss": last(self.val_loss),
+            "final_train_loss": self.train_loss[-1] if self.train_loss else None,
+            "final_val_loss": self.val_loss[-1] if self.val_loss else None,
             "best_epoch": self.best_epoch,
             "best_loss": self.best_loss,
             "epochs_run": self.epochs_run,
@@ -366,8 +365,13 @@ class _Fit:
         self.scale = (
             target.loss_scale.to(dtype) if is_op else torch.ones((), dtype=dtype)
         )
-        self.train = _Windows(train.x0.to(dtype), train.ys.to(dtype))
-        self.val = None if val is None else _Windows(val.x0.to(dtype), val.ys.to(dtype))
+        device = next(self.model.parameters()).device
+        self.train = _Windows(train.x0.to(device, dtype), train.ys.to(device, dtype))
+        self.val = (
+            None
+            if val is None
+            else _Windows(val.x0.to(device, dtype), val.ys.to(device, dtype))
+        )
         self.cfg = cfg
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
