@@ -106,7 +106,13 @@ class Stepper(abc.ABC):
     the stepper's internal form; ``advance(t, z)`` returns the packed state
     at ``t + dt``. Steppers may cache work between consecutive steps (e.g. the
     force at the end of a Verlet step) but never change results by doing so.
+
+    Attributes:
+        compilable: whether ``advance`` is free of data-dependent Python
+            control flow, so ``integrate(..., compile=True)`` may fuse it.
     """
+
+    compilable: bool = False
 
     def pack(self, x: Tensor) -> Any:
         """Internal form of a state ``x`` of shape ``(*b, d)``."""

@@ -112,6 +112,8 @@ class _RKStepper(Stepper):
     evaluations and seven fused ``add`` operations per step.
     """
 
+    compilable = True
+
     def __init__(self, tableau: ButcherTableau, field: Any, dt: float) -> None:
         self.field = field
         self.rows = [

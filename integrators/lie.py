@@ -62,6 +62,8 @@ _check_cg_condition(CROUCH_GROSSMAN3)
 class _LieStepper(Stepper):
     """Common packing: ``(g, y)`` kept apart between steps."""
 
+    compilable = True
+
     def __init__(self, tableau: ButcherTableau, problem: Any, dt: float) -> None:
         self.problem = problem
         self.group = problem.group

@@ -109,6 +109,8 @@ class _SplittingStepper(Stepper):
     first kick of the next step reuses it: Verlet costs one force per step.
     """
 
+    compilable = True
+
     def __init__(self, ops: list[tuple[str, float]], problem: Any, dt: float):
         self.n = int(problem.n_dof)
         self.dH_dq, self.dH_dp = problem.dH_dq, problem.dH_dp

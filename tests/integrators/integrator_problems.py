@@ -294,6 +294,10 @@ class FreeRigidBody:
         m = x[..., 9:]
         return 0.5 * (m * m / self.inertia.to(m.dtype)).sum(-1)
 
+    def spatial_momentum(self, x: Tensor) -> Tensor:
+        R, m = self.split_state(x)
+        return (R @ m[..., None])[..., 0]
+
     def casimir(self, x: Tensor) -> Tensor:
         return (x[..., 9:] ** 2).sum(-1)
 

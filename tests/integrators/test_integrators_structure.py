@@ -135,7 +135,7 @@ def test_lie_methods_stay_on_group_1e5(name):
     assert _max_residual(name, 100_000, list(lie_groups())) <= 1e-12
 
 
-def test_rigid_body_midpoint_keeps_energy_and_casimir():
+def test_rigid_body_midpoint_keeps_energy_casimir_and_spatial_momentum():
     problem = FreeRigidBody(inertia=(1.0, 2.0, 3.0))
     x0 = problem.sample(16, seed=3)
     _, xs = integrators.integrate(
@@ -144,6 +144,8 @@ def test_rigid_body_midpoint_keeps_energy_and_casimir():
     for invariant in (problem.energy, problem.casimir):
         rel = (invariant(xs) - invariant(x0)).abs() / invariant(x0).abs()
         assert rel.max() < 1e-13
+    drift = (problem.spatial_momentum(xs) - problem.spatial_momentum(x0)).norm(dim=-1)
+    assert drift.max() < 1e-12 * problem.spatial_momentum(x0).norm(dim=-1).max()
 
 
 def test_rkmk4_does_not_keep_rigid_body_energy_exactly():
