@@ -174,7 +174,10 @@ def jacobians(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     Returns:
         ``(n, d_out, d_in)``.
     """
-    return torch.func.vmap(torch.func.jacrev(_flat_outputs(fn)))(x)
+    # Rows are independent, so the Jacobian of the batch sum holds every
+    # per-row Jacobian; unlike vmap this works for any differentiable code.
+    J = torch.autograd.functional.jacobian(lambda z: fn(z).sum(0), x)
+    return J.permute(1, 0, 2)
 
 
 def hessians(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
