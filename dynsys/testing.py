@@ -181,75 +181,45 @@ def _residual_project(ctx: _Ctx) -> None:
         _fail(ctx, "project stays near its input", f"moved by {moved:.3g}")
 
 
-def _batching(ctx: _Ctx) -> None:
+def _method_calls(ctx: _Ctx, *batch: int) -> dict[str, tuple[Callable, tuple]]:
+    """Each batched method with random arguments of leading shape ``batch``."""
     G = ctx.G
-    g, h = ctx.elements(*_BATCH), ctx.elements(*_BATCH)
-    xi, v = ctx.vec(*_BATCH), ctx.vec(*_BATCH)
-    calls: dict[str, Callable[[int], Tensor]] = {
-        "exp": lambda i: G.exp(xi.flatten(0, 1)[i]),
-        "log": lambda i: G.log(g.flatten(0, 1)[i]),
-        "compose": lambda i: G.compose(g.flatten(0, 1)[i], h.flatten(0, 1)[i]),
-        "inverse": lambda i: G.inverse(g.flatten(0, 1)[i]),
-        "adjoint": lambda i: G.adjoint(g.flatten(0, 1)[i]),
-        "ad": lambda i: G.ad(xi.flatten(0, 1)[i]),
-        "dexp_inv": lambda i: G.dexp_inv(xi.flatten(0, 1)[i], v.flatten(0, 1)[i]),
-        "left_jacobian": lambda i: G.left_jacobian(xi.flatten(0, 1)[i]),
-        "left_jacobian_inv": lambda i: G.left_jacobian_inv(xi.flatten(0, 1)[i]),
-        "residual": lambda i: G.residual(g.flatten(0, 1)[i]),
-        "project": lambda i: G.project(g.flatten(0, 1)[i]),
+    g, h = ctx.elements(*batch), ctx.elements(*batch)
+    xi, v = ctx.vec(*batch), ctx.vec(*batch)
+    return {
+        "hat": (G.hat, (xi,)),
+        "vee": (G.vee, (G.hat(xi),)),
+        "exp": (G.exp, (xi,)),
+        "log": (G.log, (g,)),
+        "compose": (G.compose, (g, h)),
+        "inverse": (G.inverse, (g,)),
+        "adjoint": (G.adjoint, (g,)),
+        "ad": (G.ad, (xi,)),
+        "dexp_inv": (G.dexp_inv, (xi, v)),
+        "left_jacobian": (G.left_jacobian, (xi,)),
+        "left_jacobian_inv": (G.left_jacobian_inv, (xi,)),
+        "residual": (G.residual, (g,)),
+        "project": (G.project, (g,)),
     }
-    batched = {
-        "exp": G.exp(xi),
-        "log": G.log(g),
-        "compose": G.compose(g, h),
-        "inverse": G.inverse(g),
-        "adjoint": G.adjoint(g),
-        "ad": G.ad(xi),
-        "dexp_inv": G.dexp_inv(xi, v),
-        "left_jacobian": G.left_jacobian(xi),
-        "left_jacobian_inv": G.left_jacobian_inv(xi),
-        "residual": G.residual(g),
-        "project": G.project(g),
-    }
+
+
+def _batching(ctx: _Ctx) -> None:
     count = _BATCH[0] * _BATCH[1]
-    for name, one in calls.items():
-        single = torch.stack([one(i) for i in range(count)])
-        want = single.reshape(*_BATCH, *single.shape[1:])
-        _close(
-            ctx,
-            f"batching ({name} over leading shape {_BATCH})",
-            batched[name],
-            want,
-            10 * ctx.tol,
+    for name, (fn, args) in _method_calls(ctx, *_BATCH).items():
+        single = torch.stack(
+            [fn(*(a.flatten(0, 1)[i] for a in args)) for i in range(count)]
         )
+        want = single.reshape(*_BATCH, *single.shape[1:])
+        prop = f"batching ({name} over leading shape {_BATCH})"
+        _close(ctx, prop, fn(*args), want, 10 * ctx.tol)
 
 
 def _dtype(ctx: _Ctx) -> None:
-    G, g, xi = ctx.G, ctx.elements(3), ctx.vec(3)
-    outputs = {
-        "identity": G.identity((3,), dtype=ctx.dtype),
-        "sample": g,
-        "hat": G.hat(xi),
-        "vee": G.vee(G.hat(xi)),
-        "exp": G.exp(xi),
-        "log": G.log(g),
-        "compose": G.compose(g, g),
-        "inverse": G.inverse(g),
-        "adjoint": G.adjoint(g),
-        "ad": G.ad(xi),
-        "dexp_inv": G.dexp_inv(xi, xi),
-        "left_jacobian": G.left_jacobian(xi),
-        "left_jacobian_inv": G.left_jacobian_inv(xi),
-        "residual": G.residual(g),
-        "project": G.project(g),
-    }
+    G = ctx.G
     n, d = G.matrix_size, G.dim
     shapes = {
-        "identity": (3, n, n),
-        "sample": (3, n, n),
         "hat": (3, n, n),
         "vee": (3, d),
-        "exp": (3, n, n),
         "log": (3, d),
         "adjoint": (3, d, d),
         "ad": (3, d, d),
@@ -258,6 +228,9 @@ def _dtype(ctx: _Ctx) -> None:
         "left_jacobian_inv": (3, d, d),
         "residual": (3,),
     }
+    outputs = {name: fn(*args) for name, (fn, args) in _method_calls(ctx, 3).items()}
+    outputs["identity"] = G.identity((3,), dtype=ctx.dtype)
+    outputs["sample"] = G.sample(3, generator=ctx.gen, dtype=ctx.dtype)
     for name, out in outputs.items():
         if out.dtype != ctx.dtype:
             _fail(ctx, "dtype preserved", f"{name} returned {out.dtype}")

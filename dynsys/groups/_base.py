@@ -45,14 +45,14 @@ class LieGroup(abc.ABC):
     # ------------------------------------------------------------------
     def identity(
         self,
-        batch_shape: tuple[int, ...] | torch.Size = (),
+        batch_shape: int | tuple[int, ...] | torch.Size = (),
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> Tensor:
         """The identity element.
 
         Args:
-            batch_shape: leading batch shape.
+            batch_shape: leading batch shape (an int means ``(batch_shape,)``).
             dtype: floating dtype of the result.
             device: device of the result.
 
@@ -60,6 +60,8 @@ class LieGroup(abc.ABC):
             ``(*batch_shape, n, n)`` identity matrices.
         """
         _check_float_dtype(dtype, f"{self.name}.identity")
+        if isinstance(batch_shape, int):
+            batch_shape = (batch_shape,)
         eye = torch.eye(self.matrix_size, dtype=dtype, device=device)
         return eye.expand(*batch_shape, self.matrix_size, self.matrix_size).clone()
 
@@ -215,6 +217,9 @@ class LieGroup(abc.ABC):
         round-off, tight enough to reject matrices that are not group elements.
         Non-finite entries pass through (a diverged rollout is data).
         """
+        # Limitation: matrices that drifted further than the tolerance (e.g. a
+        # learned model's predictions) are rejected rather than silently
+        # projected; callers decide whether to project() first.
         with torch.no_grad():
             res = self.residual(g.detach())
             tol = log_domain_tolerance(g.dtype)

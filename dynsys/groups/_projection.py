@@ -48,12 +48,17 @@ def newton_polar(A: Tensor, sharp: Callable[[Tensor], Tensor], scaled: bool) -> 
         scaled: use Higham's Frobenius-norm scaling (orthogonal case only).
 
     Returns:
-        ``(*b, n, n)``, the group factor of the (generalised) polar decomposition.
+        ``(*b, n, n)``, the group factor of the (generalised) polar
+        decomposition; NaN where ``A`` is singular or not finite (a diverged
+        state is data, not an error).
 
     Raises:
         ValueError: if the iteration has not converged after 60 steps.
     """
-    X = A
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    _, info = torch.linalg.inv_ex(A.detach())
+    valid = (info == 0) & torch.isfinite(A.detach()).all(-1).all(-1)
+    X = torch.where(valid[..., None, None], A, eye)
     tol = 8.0 * torch.finfo(A.dtype).eps * A.shape[-1]
     for _ in range(_MAX_ITERATIONS):
         inv_sharp = torch.linalg.inv(sharp(X))
@@ -67,7 +72,7 @@ def newton_polar(A: Tensor, sharp: Callable[[Tensor], Tensor], scaled: bool) -> 
         scale = X_new.detach().abs().amax(dim=(-2, -1)).clamp_min(1.0)
         X = X_new
         if not bool((step > tol * scale).any()):
-            return X
+            return torch.where(valid[..., None, None], X, torch.nan)
     raise ValueError(
         "projection: the polar Newton iteration did not converge in "
         f"{_MAX_ITERATIONS} steps; is the input singular or far from the group?"
@@ -75,19 +80,23 @@ def newton_polar(A: Tensor, sharp: Callable[[Tensor], Tensor], scaled: bool) -> 
 
 
 def nearest_rotation(A: Tensor) -> Tensor:
-    """Nearest rotation to each ``(*b, n, n)`` matrix in Frobenius norm."""
+    """Nearest rotation to each ``(*b, n, n)`` matrix in Frobenius norm (NaN
+    where the input is not finite)."""
     n = A.shape[-1]
     eye = torch.eye(n, dtype=A.dtype, device=A.device)
+    finite = torch.isfinite(A.detach()).all(-1).all(-1)[..., None, None]
+    A = torch.where(finite, A, eye)
     positive = torch.linalg.det(A.detach()) > 0
     # Each branch gets a harmless input where it is not used (double where).
     A_pos = torch.where(positive[..., None, None], A, eye)
     polar = newton_polar(A_pos, lambda X: X.transpose(-1, -2), scaled=True)
     if bool(positive.all()):
-        return polar
+        return torch.where(finite, polar, torch.nan)
     distinct = torch.diag(torch.arange(1, n + 1, dtype=A.dtype, device=A.device))
     A_neg = torch.where(positive[..., None, None], distinct, A)
     U, _, Vh = torch.linalg.svd(A_neg)
     d = torch.ones(A.shape[:-2] + (n,), dtype=A.dtype, device=A.device)
     d[..., -1] = torch.linalg.det(U @ Vh).detach().sign()
     svd = (U * d[..., None, :]) @ Vh
-    return torch.where(positive[..., None, None], polar, svd)
+    out = torch.where(positive[..., None, None], polar, svd)
+    return torch.where(finite, out, torch.nan)

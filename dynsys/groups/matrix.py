@@ -147,6 +147,9 @@ class MatrixLieGroup(LieGroup):
 
     def _check_log_domain(self, g: Tensor) -> None:
         """Principal log needs no eigenvalue on the closed negative real axis."""
+        # Limitation: some groups (e.g. SO(4) with a half turn in one plane)
+        # have a logarithm where the principal matrix log does not exist;
+        # those elements are rejected.
         with torch.no_grad():
             finite = torch.isfinite(g).flatten(-2).all(-1)
             lam = torch.linalg.eigvals(g[finite].to(torch.float64))

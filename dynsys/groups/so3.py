@@ -128,6 +128,9 @@ def _log3_near_pi(R: Tensor, s: Tensor, c: Tensor, near_pi: Tensor) -> Tensor:
     c_safe = torch.where(near_pi, c, -torch.ones_like(c))
     s_safe = torch.where(near_pi[..., None], s, torch.zeros_like(s))
     B = 0.5 * (R_safe + R_safe.transpose(-1, -2)) - c_safe[..., None, None] * eye
+    # Limitation: off the group, the column choice makes the gradient with
+    # respect to R jump where two diagonal entries tie; on the group all
+    # columns give the same axis and the derivative along the group is smooth.
     k = B.diagonal(dim1=-2, dim2=-1).argmax(-1)
     col = torch.take_along_dim(B, k[..., None, None], dim=-1).squeeze(-1)
     axis = col / torch.linalg.vector_norm(col, dim=-1, keepdim=True)

@@ -92,4 +92,7 @@ class Sp(MatrixLieGroup):
         return torch.linalg.matrix_norm(g.transpose(-1, -2) @ J @ g - J)
 
     def _polar_project(self, g: Tensor) -> Tensor:
+        # Limitation: the generalised polar factor is a projection onto Sp(n)
+        # (idempotent, O(residual) displacement) but not the Frobenius-nearest
+        # symplectic matrix, which has no cheap closed form.
         return newton_polar(g, self._sharp, scaled=False)

@@ -130,11 +130,20 @@ def test_log_of_a_non_group_matrix_is_a_value_error(name):
         G.log(g)
 
 
-def test_log_passes_non_finite_inputs_through():
-    """A diverged rollout is data: NaN in, NaN out, no exception."""
-    G = SO3()
-    g = torch.full((2, 3, 3), float("nan"), dtype=torch.float64)
-    assert torch.isnan(G.log(g)).all()
+@pytest.mark.parametrize("G", [SO3(), SE3(), Sp(2), get_group("se2")], ids=repr)
+def test_non_finite_inputs_pass_through(G):
+    """A diverged rollout is data: NaN in, NaN out, no exception, and the
+    finite batch entries are unaffected."""
+    n, d = G.matrix_size, G.dim
+    nan = float("nan")
+    g = torch.stack((G.identity(dtype=torch.float64), torch.full((n, n), nan)))
+    x = torch.stack((torch.zeros(d, dtype=torch.float64), torch.full((d,), nan)))
+    for out in (G.log(g), G.project(g), G.residual(g), G.exp(x), G.dexp_inv(x, x)):
+        assert torch.isfinite(out[0]).all()
+        assert torch.isnan(out[1]).any()
+    assert torch.isnan(G.project(torch.zeros(n, n, dtype=torch.float64))).all() == (
+        isinstance(G, Sp)
+    )
 
 
 def test_cli_lists_groups(capsys):
