@@ -118,15 +118,15 @@ def _run_compiled(
     progress: Callable[[int], None] | None,
 ) -> list[Tensor]:
     """Frames from compiled chunks of steps, the remainder stepped eagerly."""
-    k, per_call = chunk_layout(save_every)
-    stepper, chunk = compiled_chunk(
-        m, problem, dt, k, save_every if per_call else k + 1
-    )
-    if not stepper.compilable:
+    if not m.stepper(problem, dt).compilable:
         raise ValueError(
             f"compile=True needs an explicit method; {m.name!r} iterates (implicit "
             "or adaptive), use compile=False"
         )
+    k, per_call = chunk_layout(save_every)
+    stepper, chunk = compiled_chunk(
+        m, problem, dt, k, save_every if per_call else k + 1
+    )
     z, frames, done = stepper.pack(x0), [x0], 0
     while done + k <= steps:
         t = torch.tensor(t0 + done * dt, dtype=torch.float64, device=x0.device)

@@ -174,3 +174,33 @@ def test_integrator_without_step_is_type_error():
 def test_register_rejects_duplicates():
     with pytest.raises(ValueError, match="already registered"):
         integrators.register(integrators.get("rk4"))
+
+
+@pytest.mark.parametrize("name", ["implicit-midpoint", "dopri5", "rigid-body-midpoint"])
+def test_compile_rejects_iterative_methods(name):
+    case = cases_for(integrators.get(name))[0]
+    with pytest.raises(ValueError, match="compile=True needs an explicit method"):
+        integrators.integrate(case.problem, case.x0, 0.1, 4, name, compile=True)
+
+
+@pytest.mark.parametrize(
+    ("save_every", "layout"), [(1, (8, 8)), (3, (6, 2)), (10, (5, 0))]
+)
+def test_compile_chunk_layout(save_every, layout):
+    from integrators._compiled import chunk_layout
+
+    assert chunk_layout(save_every) == layout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["rk4", "yoshida4", "rkmk4"])
+def test_compiled_path_matches_eager(name):
+    """compile=True gives the eager frames (torch.compile on CPU: slow to build)."""
+    method = integrators.get(name)
+    case = cases_for(method)[0]
+    eager = integrators.integrate(case.problem, case.x0, 0.01, 23, name, save_every=1)
+    fused = integrators.integrate(
+        case.problem, case.x0, 0.01, 23, name, save_every=1, compile=True
+    )
+    torch.testing.assert_close(fused[0], eager[0])
+    torch.testing.assert_close(fused[1], eager[1], rtol=1e-12, atol=1e-12)
