@@ -136,12 +136,22 @@ def _finished(out: Path, cell: Cell) -> bool:
         stored = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    if stored.get("spec") != json.loads(json.dumps(cell.spec())):
+    if _comparable(stored.get("spec")) != _comparable(cell.spec()):
         raise ValueError(
             f"cell {cell.cell_id} in {str(out)!r} was computed with "
             "other settings; pass --force or choose another --out"
         )
     return True
+
+
+def _comparable(spec: dict | None) -> dict | None:
+    """A cell spec as JSON values, without the system's mode list (adding a
+    mode to a system must not invalidate its finished cells)."""
+    if spec is None:
+        return None
+    spec = json.loads(json.dumps(spec))
+    spec.get("system", {}).pop("modes", None)
+    return spec
 
 
 def write_json(path: Path, data: Any) -> None:
