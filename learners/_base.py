@@ -55,6 +55,23 @@ class Block(nn.Module, abc.ABC):
         """Apply the block to ``x`` of shape ``(*b, d_in)``; returns ``(*b, d_out)``."""
 
 
+#: Elementwise activations by name, for the block families.
+ACTIVATIONS = {
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
+
+def make_activation(name: str, allowed: tuple[str, ...]) -> nn.Module:
+    """The activation module ``name``; ``ValueError`` if not in ``allowed``."""
+    if name not in allowed:
+        raise ValueError(f"act must be one of {list(allowed)}, got {name!r}")
+    return ACTIVATIONS[name]()
+
+
 def _floor_scale(scale: torch.Tensor) -> torch.Tensor:
     """Replace (near-)zero entries of a scale vector by the mean of the others.
 

@@ -3,7 +3,10 @@
 SwiGLU (``act = SiLU``), GeGLU (``act = GELU``) and ReGLU (``act = ReLU``)
 from Shazeer, "GLU Variants Improve Transformer" (2020), sec. 2, after
 Dauphin et al., "Language Modeling with Gated Convolutional Networks" (2017).
-As there, the linear maps have no biases by default.
+Shazeer's maps have no biases; here they have them by default, because a
+bias-free block is positively homogeneous of degree 2 (ReGLU) or nearly so
+and cannot represent the affine maps that one-step dynamics need
+(``bias=False`` gives the original form).
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from learners._base import Block
+from learners._base import Block, make_activation
 
-#: Gate activations by name.
-ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU}
+#: Gate activations a gated block accepts.
+GATES = ("silu", "gelu", "relu")
 
 
 class GatedBlock(Block):
@@ -23,17 +26,14 @@ class GatedBlock(Block):
     Args:
         d_in, d_out, hidden: sizes.
         act: gate activation, one of ``silu``, ``gelu``, ``relu``.
-        bias: give the three linear maps biases (default ``False``, as in
-            Shazeer 2020).
+        bias: give the three linear maps biases (default ``True``).
     """
 
     def __init__(
-        self, d_in: int, d_out: int, hidden: int, act: str = "silu", bias: bool = False
+        self, d_in: int, d_out: int, hidden: int, act: str = "silu", bias: bool = True
     ) -> None:
         super().__init__(d_in, d_out, hidden)
-        if act not in ACTIVATIONS:
-            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {act!r}")
-        self.act = ACTIVATIONS[act]()
+        self.act = make_activation(act, GATES)
         self.W = nn.Linear(d_in, hidden, bias=bias)
         self.V = nn.Linear(d_in, hidden, bias=bias)
         self.P = nn.Linear(hidden, d_out, bias=bias)

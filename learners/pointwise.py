@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from learners._base import Block
+from learners._base import Block, make_activation
 
-#: Pointwise activations by name.
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+#: Activations a pointwise block accepts.
+POINTWISE = ("relu", "tanh", "sigmoid", "gelu")
 
 
 class MLPBlock(Block):
@@ -29,11 +29,9 @@ class MLPBlock(Block):
         self, d_in: int, d_out: int, hidden: int, act: str = "relu", bias: bool = True
     ) -> None:
         super().__init__(d_in, d_out, hidden)
-        if act not in ACTIVATIONS:
-            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {act!r}")
         self.layers = nn.Sequential(
             nn.Linear(d_in, hidden, bias=bias),
-            ACTIVATIONS[act](),
+            make_activation(act, POINTWISE),
             nn.Linear(hidden, d_out, bias=bias),
         )
 

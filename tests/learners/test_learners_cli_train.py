@@ -27,6 +27,26 @@ def _train(capsys, *args):
     return rc, captured.out, captured.err
 
 
+def _quick(capsys, data_file, out, arch="relu", *extra):
+    """Train a tiny checkpoint; returns stdout and asserts success."""
+    rc, stdout, stderr = _train(
+        capsys,
+        "--data",
+        data_file,
+        "--arch",
+        arch,
+        "--out",
+        out,
+        "--epochs",
+        1,
+        "--hidden",
+        4,
+        *extra,
+    )
+    assert rc == 0, stderr
+    return stdout
+
+
 @pytest.mark.parametrize("mode", ["one-step", "neural-ode"])
 def test_cli_round_trip(data, tmp_path, capsys, mode):
     out = tmp_path / "m.pt"
@@ -71,22 +91,7 @@ def test_cli_round_trip(data, tmp_path, capsys, mode):
 
 def test_cli_continues_from_a_checkpoint(data, tmp_path, capsys):
     first = tmp_path / "a.pt"
-    assert (
-        _train(
-            capsys,
-            "--data",
-            data / "so3.npz",
-            "--arch",
-            "relu",
-            "--out",
-            first,
-            "--epochs",
-            2,
-            "--hidden",
-            4,
-        )[0]
-        == 0
-    )
+    _quick(capsys, data / "so3.npz", first)
     rc, stdout, _ = _train(
         capsys,
         "--data",
@@ -142,22 +147,7 @@ def _bad_cases(data, tmp_path):
 
 
 def test_cli_bad_input_one_line_nothing_written(data, tmp_path, capsys):
-    assert (
-        _train(
-            capsys,
-            "--data",
-            data / "so3.npz",
-            "--arch",
-            "relu",
-            "--out",
-            data / "ref.pt",
-            "--epochs",
-            1,
-            "--hidden",
-            4,
-        )[0]
-        == 0
-    )
+    _quick(capsys, data / "so3.npz", data / "ref.pt")
     good, existing, cases = _bad_cases(data, tmp_path)
     for args, message in cases:
         rc, stdout, stderr = _train(capsys, *args)
@@ -173,18 +163,5 @@ def test_cli_bad_input_one_line_nothing_written(data, tmp_path, capsys):
 def test_cli_force_overwrites(data, tmp_path, capsys):
     out = tmp_path / "m.pt"
     out.write_bytes(b"old")
-    rc, _, _ = _train(
-        capsys,
-        "--data",
-        data / "so3.npz",
-        "--arch",
-        "tanh",
-        "--out",
-        out,
-        "--epochs",
-        1,
-        "--hidden",
-        4,
-        "--force",
-    )
-    assert rc == 0 and learners.load(out).model.arch == "tanh"
+    _quick(capsys, data / "so3.npz", out, "tanh", "--force")
+    assert learners.load(out).model.arch == "tanh"

@@ -34,6 +34,19 @@ def _pairs(fn, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, fn(x)
 
 
+def _fit(model, fn, epochs: int = 300, lr: float = 1e-2, batch_size: int = 64):
+    """Fit a bare model to ``fn`` on 256 Gaussian points, 25% held out."""
+    return learners.train(
+        model,
+        _pairs(fn, 256, 0),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        patience=None,
+        val_fraction=0.25,
+    )
+
+
 def _rel_rms(model, fn, seed: int = 99) -> float:
     x, y = _pairs(fn, 400, seed)
     with torch.no_grad():
@@ -50,15 +63,7 @@ def test_every_architecture_learns_linear_maps(arch, name):
     fn = lambda x: x @ A.T  # noqa: E731
     model = learners.make_model(arch, 2, 2, hidden=16, seed=0)
     assert _rel_rms(model, fn) > 0.3  # untrained: far off
-    hist = learners.train(
-        model,
-        _pairs(fn, 256, 0),
-        epochs=300,
-        lr=2e-2,
-        batch_size=128,
-        patience=None,
-        val_fraction=0.25,
-    )
+    hist = _fit(model, fn, lr=2e-2, batch_size=128)
     assert hist.val_loss[-1] < 2e-2
     # Relative RMS error on fresh Gaussian points (largest seen: sigmoid, ~0.08).
     assert _rel_rms(model, fn) < 0.12
@@ -68,15 +73,7 @@ def test_bilinear_with_bias_learns_a_linear_map_to_round_off():
     # (W x + b) * (V x + c) contains the linear terms c W x + b V x exactly.
     A = MAPS["rotation"]
     model = learners.make_model("bilinear", 2, 2, hidden=16, seed=0)
-    learners.train(
-        model,
-        _pairs(lambda x: x @ A.T, 256, 0),
-        epochs=300,
-        lr=1e-2,
-        batch_size=64,
-        patience=None,
-        val_fraction=0.25,
-    )
+    _fit(model, lambda x: x @ A.T)
     assert _rel_rms(model, lambda x: x @ A.T) < 1e-4
 
 
@@ -86,15 +83,7 @@ def test_bias_free_bilinear_learns_a_quadratic_map():
         return torch.stack([x[:, 0] * x[:, 1], x[:, 0] ** 2 - x[:, 1] ** 2], -1)
 
     model = learners.make_model("bilinear-nobias", 2, 2, hidden=8, seed=0)
-    learners.train(
-        model,
-        _pairs(q, 256, 0),
-        epochs=300,
-        lr=1e-2,
-        batch_size=64,
-        patience=None,
-        val_fraction=0.25,
-    )
+    _fit(model, q)
     assert _rel_rms(model, q) < 1e-3
 
 
@@ -106,15 +95,7 @@ def test_bias_free_bilinear_learns_a_quadratic_map():
 def test_bias_free_bilinear_cannot_learn_a_rotation():
     A = MAPS["rotation"]
     model = learners.make_model("bilinear-nobias", 2, 2, hidden=16, seed=0)
-    learners.train(
-        model,
-        _pairs(lambda x: x @ A.T, 256, 0),
-        epochs=100,
-        lr=1e-2,
-        batch_size=64,
-        patience=None,
-        val_fraction=0.25,
-    )
+    _fit(model, lambda x: x @ A.T, epochs=100)
     assert _rel_rms(model, lambda x: x @ A.T) < 0.12
 
 
