@@ -166,15 +166,13 @@ class System(abc.ABC):
         return f"{type(self).__name__}({args})"
 
 
-class SeparableHamiltonian(System):
-    """``H(q, p) = T(p) + V(q)`` on ``R^(2 n_dof)``, state ``[q..., p...]``.
+class CanonicalSystem(System):
+    """A Hamiltonian system on ``R^(2 n_dof)`` in canonical coordinates.
 
-    Hamilton's equations ``q' = dH/dp``, ``p' = -dH/dq``. Subclasses give
-    ``n_dof``, ``kinetic``, ``potential``, ``dH_dp`` and ``dH_dq``.
+    State ``[q (n_dof), p (n_dof)]``; the flow preserves ``dq ^ dp``.
     """
 
     is_hamiltonian: ClassVar[bool] = True
-    default_integrator: str = "yoshida4"
     n_dof: int = 1
 
     @property
@@ -185,6 +183,16 @@ class SeparableHamiltonian(System):
     def state_layout(self) -> list[StatePart]:
         n = self.n_dof
         return [StatePart("q", 0, n, None), StatePart("p", n, 2 * n, None)]
+
+
+class SeparableHamiltonian(CanonicalSystem):
+    """``H(q, p) = T(p) + V(q)`` on ``R^(2 n_dof)``, state ``[q..., p...]``.
+
+    Hamilton's equations ``q' = dH/dp``, ``p' = -dH/dq``. Subclasses give
+    ``n_dof``, ``kinetic``, ``potential``, ``dH_dp`` and ``dH_dq``.
+    """
+
+    default_integrator: str = "yoshida4"
 
     def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Positions and momenta ``(*b, n_dof)`` each."""
@@ -231,7 +239,8 @@ class LieSystem(System):
     default_integrator: str = "rkmk4"
     #: Length of the vector part ``y``.
     vector_dim: int = 0
-    #: Name of the vector part in the state layout.
+    #: Names of the matrix and vector parts in the state layout.
+    matrix_name: str = "g"
     vector_name: str = "y"
 
     @property
@@ -257,7 +266,7 @@ class LieSystem(System):
     @property
     def state_layout(self) -> list[StatePart]:
         nn = self._n * self._n
-        parts = [StatePart("g", 0, nn, self.group)]
+        parts = [StatePart(self.matrix_name, 0, nn, self.group)]
         if self.vector_dim:
             parts.append(StatePart(self.vector_name, nn, nn + self.vector_dim, None))
         return parts
@@ -308,6 +317,37 @@ class LieSystem(System):
     def sample_group(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` random group elements ``(n, m, m)`` float64."""
         return self.group.sample(n, generator=generator, dtype=torch.float64)
+
+    def sample(self, n: int, seed: int = 0) -> Tensor:
+        """Random group elements (the group's ``sample``) and a standard normal
+        vector part, ``(n, state_dim)`` float64."""
+        gen = make_generator(seed)
+        g = self.sample_group(check_count(n), gen)
+        y = torch.randn(n, self.vector_dim, generator=gen, dtype=torch.float64)
+        return self.join_state(g, y)
+
+
+class ConstantVelocityFlow(LieSystem):
+    """``g' = g hat(xi)`` with a constant body velocity ``xi``; no vector part.
+
+    Exact flow ``g(t) = g0 exp(t hat(xi))`` (a one-parameter subgroup). Subclasses
+    set :attr:`body_velocity` (``dim`` floats).
+    """
+
+    vector_dim = 0
+    body_velocity: list[float]
+
+    def xi(self, like: Tensor) -> Tensor:
+        """The body velocity ``(dim,)`` in ``like``'s dtype and device."""
+        return torch.tensor(self.body_velocity, dtype=like.dtype, device=like.device)
+
+    def lie_field(
+        self, t: float | Tensor, g: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        return self.xi(g).expand(*g.shape[:-2], len(self.body_velocity)), y
+
+    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
+        return self.constant_velocity_flow(x0, t, self.xi(x0))
 
 
 class DiscreteSystem(System):

@@ -18,10 +18,8 @@ import torch
 from dynsys.systems._base import (
     LieSystem,
     Tensor,
-    check_count,
     group_by_name,
     int_param,
-    make_generator,
     real_param,
     vector_param,
 )
@@ -138,10 +136,6 @@ class GroupFlow(LieSystem):
         self, t: float | Tensor, g: Tensor, y: Tensor
     ) -> tuple[Tensor, Tensor]:
         return self.xi_at(t, g).expand(*g.shape[:-2], self.group.dim), y
-
-    def sample(self, n: int, seed: int = 0) -> Tensor:
-        g = self.sample_group(check_count(n), make_generator(seed))
-        return g.reshape(n, -1)
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         g, _ = self.split_state(x)

@@ -8,6 +8,9 @@
   Laplace-Runge-Lenz vector ``A = p x L - mu q/|q|`` (sec. 3.9).
 * ``henon-heiles``: ``H = |p|^2/2 + |q|^2/2 + lam (x^2 y - y^3/3)`` (Henon and
   Heiles, Astron. J. 69, 73, 1964); bounded motion below ``E = 1/(6 lam^2)``.
+
+Exact solutions: the oscillator in closed form, the pendulum in Jacobi elliptic
+functions, Kepler through Kepler's equation; Henon-Heiles has none (chaotic).
 """
 
 from __future__ import annotations
@@ -86,7 +89,8 @@ class Pendulum(SeparableHamiltonian):
 
     State ``[q, p]``: angle from the downward vertical and its conjugate
     momentum. ``omega0`` is the small-oscillation frequency ``sqrt(g/l)``;
-    the separatrix is at ``H = omega0^2``.
+    the separatrix is at ``H = omega0^2``. Exact flow in Jacobi elliptic
+    functions (librations and rotations).
 
     Args:
         omega0: small-oscillation angular frequency, > 0.
@@ -183,7 +187,8 @@ class Kepler(SeparableHamiltonian):
 
     Invariants: ``energy``, ``angular_momentum`` ``L = x py - y px``, and the
     Laplace-Runge-Lenz vector ``A = p x L - mu q/|q|`` (``lrl_x``, ``lrl_y``),
-    whose length is ``mu e``.
+    whose length is ``mu e``. Exact flow for bound states through Kepler's
+    equation.
 
     Args:
         e: eccentricity in ``[0, 1)``.

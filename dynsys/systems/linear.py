@@ -15,8 +15,7 @@ from typing import Any
 import torch
 
 from dynsys.systems._base import (
-    StatePart,
-    System,
+    CanonicalSystem,
     Tensor,
     check_count,
     int_param,
@@ -33,7 +32,7 @@ def symplectic_J(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
 
 
 @register_system("linear-symplectic")
-class LinearSymplectic(System):
+class LinearSymplectic(CanonicalSystem):
     """``x' = J S x`` on ``R^(2n)``, state ``[q (n), p (n)]``.
 
     ``S`` is given (a symmetric ``2n x 2n`` matrix, nested lists) or drawn
@@ -48,7 +47,6 @@ class LinearSymplectic(System):
     """
 
     name = "linear-symplectic"
-    is_hamiltonian = True
     dt = 0.05
     default_integrator = "implicit-midpoint"
 
@@ -84,15 +82,6 @@ class LinearSymplectic(System):
         if not torch.allclose(S, S.T, rtol=0, atol=1e-12 * (1 + S.abs().max())):
             raise ValueError(f"{self.name}: parameter S must be symmetric")
         return 0.5 * (S + S.T)
-
-    @property
-    def state_dim(self) -> int:
-        return 2 * self.n_dof
-
-    @property
-    def state_layout(self) -> list[StatePart]:
-        n = self.n_dof
-        return [StatePart("q", 0, n, None), StatePart("p", n, 2 * n, None)]
 
     def vector_field(self, t: float | Tensor, x: Tensor) -> Tensor:
         self.check_state(x)

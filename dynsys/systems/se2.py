@@ -20,11 +20,10 @@ from typing import Any
 import torch
 
 from dynsys.systems._base import (
+    ConstantVelocityFlow,
     LieSystem,
     Tensor,
-    check_count,
     group_by_name,
-    make_generator,
     real_param,
     rigid_motion_constraints,
     vector_param,
@@ -35,15 +34,10 @@ from dynsys.systems._registry import register_system
 class _SE2System(LieSystem):
     """Shared parts: the SE(2) group, random poses, rigid-motion residuals."""
 
-    vector_dim = 0
     dt = 0.05
 
     def _make_group(self) -> Any:
         return group_by_name(self.name, "se2")
-
-    def sample(self, n: int, seed: int = 0) -> Tensor:
-        g = self.sample_group(check_count(n), make_generator(seed))
-        return g.reshape(n, 9)
 
     def constraints(self, x: Tensor) -> dict[str, Tensor]:
         g, _ = self.split_state(x)
@@ -51,7 +45,7 @@ class _SE2System(LieSystem):
 
 
 @register_system("se2-unicycle")
-class SE2Unicycle(_SE2System):
+class SE2Unicycle(_SE2System, ConstantVelocityFlow):
     """Unicycle with constant body twist ``(v1, v2, omega)``: circular motion.
 
     State: the pose ``g`` (3x3) row-major, 9 entries. Invariants: the circle's
@@ -67,21 +61,13 @@ class SE2Unicycle(_SE2System):
 
     def __init__(self, twist: tuple[float, float, float] = (1.0, 0.0, 0.5)) -> None:
         super().__init__()
-        self.twist = vector_param(self.name, "twist", twist, 3)
-        real_param(self.name, "twist[2] (omega)", self.twist[2], nonzero=True)
-        self._params = {"twist": self.twist}
-
-    def _xi(self, like: Tensor) -> Tensor:
-        return torch.tensor(self.twist, dtype=like.dtype, device=like.device)
-
-    def lie_field(
-        self, t: float | Tensor, g: Tensor, y: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        return self._xi(g).expand(*g.shape[:-2], 3), y
+        self.body_velocity = vector_param(self.name, "twist", twist, 3)
+        real_param(self.name, "twist[2] (omega)", self.body_velocity[2], nonzero=True)
+        self._params = {"twist": self.body_velocity}
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         g, _ = self.split_state(x)
-        v1, v2, omega = self.twist
+        v1, v2, omega = self.body_velocity
         jv = torch.tensor([-v2, v1], dtype=x.dtype, device=x.device)
         p = g[..., :2, 2]
         offset = (g[..., :2, :2] @ jv) / omega
@@ -91,9 +77,6 @@ class SE2Unicycle(_SE2System):
             "centre_y": centre[..., 1],
             "radius": torch.linalg.vector_norm(offset, dim=-1),
         }
-
-    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
-        return self.constant_velocity_flow(x0, t, self._xi(x0))
 
 
 @register_system("se2-twist")

@@ -21,10 +21,8 @@ from dynsys.systems._base import (
     LieSystem,
     StatePart,
     Tensor,
-    check_count,
     group_by_name,
     inertia_param,
-    make_generator,
     real_param,
     rigid_motion_constraints,
 )
@@ -86,13 +84,6 @@ class SE3RigidBody(LieSystem):
         mdot = torch.linalg.cross(m, omega)
         pdot = torch.linalg.cross(p, omega)
         return torch.cat([v, omega], -1), torch.cat([mdot, pdot], -1)
-
-    def sample(self, n: int, seed: int = 0) -> Tensor:
-        """Random poses; ``m`` and ``p`` standard normal."""
-        gen = make_generator(seed)
-        g = self.sample_group(check_count(n), gen)
-        y = torch.randn(n, 6, generator=gen, dtype=torch.float64)
-        return self.join_state(g, y)
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         g, y = self.split_state(x)

@@ -27,12 +27,11 @@ import torch
 from scipy import special
 
 from dynsys.systems._base import (
+    ConstantVelocityFlow,
     LieSystem,
     Tensor,
-    check_count,
     group_by_name,
     inertia_param,
-    make_generator,
     real_param,
     rotation_constraints,
     vector_param,
@@ -51,6 +50,7 @@ def _components(prefix: str, v: Tensor) -> dict[str, Tensor]:
 class _SO3System(LieSystem):
     """Shared parts: the SO(3) group, random attitudes, rotation residuals."""
 
+    matrix_name = "R"
     vector_name = "m"
 
     def _make_group(self) -> Any:
@@ -62,7 +62,7 @@ class _SO3System(LieSystem):
 
 
 @register_system("so3-rotation")
-class SO3Rotation(_SO3System):
+class SO3Rotation(_SO3System, ConstantVelocityFlow):
     """Rotation at a constant body angular velocity: ``R' = R hat(omega)``.
 
     State: ``R`` row-major (9 entries). Invariant: the spatial angular velocity
@@ -73,33 +73,16 @@ class SO3Rotation(_SO3System):
     """
 
     name = "so3-rotation"
-    vector_dim = 0
     dt = 0.05
 
     def __init__(self, omega: tuple[float, float, float] = (1.0, 0.5, -0.25)) -> None:
         super().__init__()
-        self.omega = vector_param(self.name, "omega", omega, 3)
-        self._params = {"omega": self.omega}
-
-    def _omega(self, like: Tensor) -> Tensor:
-        return torch.tensor(self.omega, dtype=like.dtype, device=like.device)
-
-    def lie_field(
-        self, t: float | Tensor, g: Tensor, y: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        xi = self._omega(g).expand(*g.shape[:-2], 3)
-        return xi, y
-
-    def sample(self, n: int, seed: int = 0) -> Tensor:
-        R = self.sample_group(check_count(n), make_generator(seed))
-        return R.reshape(n, 9)
+        self.body_velocity = vector_param(self.name, "omega", omega, 3)
+        self._params = {"omega": self.body_velocity}
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         R, _ = self.split_state(x)
-        return _components("spatial_omega", R @ self._omega(x))
-
-    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
-        return self.constant_velocity_flow(x0, t, self._omega(x0))
+        return _components("spatial_omega", R @ self.xi(x))
 
 
 class _Rotor(_SO3System):
@@ -136,8 +119,9 @@ class RigidBody(_Rotor):
     (``spatial_momentum_x/y/z``). Constraints: ``orthogonality``
     ``||R^T R - I||_F`` and ``det`` ``|det R - 1|``.
 
-    The default integrator is the Lie-Poisson splitting method when
-    ``integrators`` registers one, else ``rkmk4``.
+    The default integrator is the first registered method with the "free rigid
+    body" (Lie-Poisson) capability, ``rigid-body-midpoint``, else ``rkmk4``.
+    :meth:`sample`: uniform random attitudes, ``m`` standard normal.
 
     Args:
         inertia: principal moments ``(I1, I2, I3)``, positive, each at most the
@@ -157,6 +141,8 @@ class RigidBody(_Rotor):
         """Principal moments ``(3,)`` float64."""
         return torch.tensor(self._inertia_list, dtype=torch.float64)
 
+    # Limitation: exact_solution is None: exact_omega gives omega(t) (hence m(t)),
+    # but R(t) needs an elliptic integral of the third kind, not implemented.
     @property
     def default_integrator(self) -> str:  # type: ignore[override]
         import integrators
@@ -172,13 +158,6 @@ class RigidBody(_Rotor):
     ) -> tuple[Tensor, Tensor]:
         omega = y / self._I(y)
         return omega, torch.linalg.cross(y, omega)
-
-    def sample(self, n: int, seed: int = 0) -> Tensor:
-        """Uniform random attitudes; ``m`` standard normal."""
-        gen = make_generator(seed)
-        R = self.sample_group(check_count(n), gen)
-        m = torch.randn(n, 3, generator=gen, dtype=torch.float64)
-        return self.join_state(R, m)
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         R, m = self.split_state(x)
@@ -355,11 +334,9 @@ class HeavyTop(_Rotor):
 
     def sample(self, n: int, seed: int = 0) -> Tensor:
         """Random attitudes; ``m`` standard normal plus a spin of 3 about e3."""
-        gen = make_generator(seed)
-        R = self.sample_group(check_count(n), gen)
-        m = torch.randn(n, 3, generator=gen, dtype=torch.float64)
-        m[:, 2] += 3.0
-        return self.join_state(R, m)
+        x = super().sample(n, seed)
+        x[:, 11] += 3.0
+        return x
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         R, m = self.split_state(x)

@@ -28,10 +28,6 @@ def test_the_systems_with_a_closed_form():
         "pendulum",
         "kepler",
     }
-    assert (
-        dynsys.get_system("rigid-body").exact_solution(torch.zeros(1, 12), [0.0])
-        is None
-    )
 
 
 @pytest.mark.parametrize("case", EXACT, ids=case_id)
@@ -187,3 +183,13 @@ def test_pendulum_librations_and_rotations_against_integration():
     small = torch.tensor([[1e-4, 0.0]], dtype=torch.float64)
     back = system.exact_solution(small, [2 * math.pi / 1.3])[0]
     assert torch.allclose(back, small, atol=1e-10)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rigid body: only omega(t) is exact (exact_omega); R(t) needs an "
+    "elliptic integral of the third kind",
+)
+def test_rigid_body_full_exact_solution():
+    system = dynsys.get_system("rigid-body")
+    assert system.exact_solution(system.sample(1), [1.0]) is not None
