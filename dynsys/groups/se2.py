@@ -28,7 +28,7 @@ from torch import Tensor
 
 from dynsys.groups import _series as S
 from dynsys.groups._euclidean import SpecialEuclidean, homogeneous, split
-from dynsys.groups.so2 import SO2, angle2, rot2
+from dynsys.groups.so2 import SO2, angle2, rot2, scalar_matrix
 
 __all__ = ["SE2"]
 
@@ -41,16 +41,6 @@ def _perp(v: Tensor) -> Tensor:
 def _apply(a: Tensor, b: Tensor, v: Tensor) -> Tensor:
     """``(a I + b K) v`` with ``a, b`` of shape ``(*b,)``."""
     return a[..., None] * v + b[..., None] * _perp(v)
-
-
-def _scalar_matrix(a: Tensor, b: Tensor) -> Tensor:
-    """``a I + b K`` as ``(*b, 2, 2)``."""
-    return torch.stack((torch.stack((a, -b), -1), torch.stack((b, a), -1)), -2)
-
-
-def _blocks(M: Tensor, u: Tensor) -> Tensor:
-    """``[[M, u], [0, 1]]`` for ``M (*b, 2, 2)``, ``u (*b, 2)``."""
-    return homogeneous(M, u)
 
 
 def _v_inverse_coeffs(w: Tensor) -> tuple[Tensor, Tensor]:
@@ -79,13 +69,8 @@ class SE2(SpecialEuclidean):
     def hat(self, xi: Tensor) -> Tensor:
         self._check_vector(xi, "hat")
         w = xi[..., 2]
-        zero = torch.zeros_like(w)
-        rows = (
-            torch.stack((zero, -w, xi[..., 0]), -1),
-            torch.stack((w, zero, xi[..., 1]), -1),
-            torch.stack((zero, zero, zero), -1),
-        )
-        return torch.stack(rows, -2)
+        top = torch.cat((scalar_matrix(torch.zeros_like(w), w), xi[..., :2, None]), -1)
+        return torch.cat((top, torch.zeros_like(top[..., :1, :])), -2)
 
     def vee(self, X: Tensor) -> Tensor:
         self._check_matrix(X, "vee", "X")
@@ -110,28 +95,24 @@ class SE2(SpecialEuclidean):
     def adjoint(self, g: Tensor) -> Tensor:
         self._check_matrix(g, "adjoint")
         R, t = split(g)
-        return _blocks(R, -_perp(t))
+        return homogeneous(R, -_perp(t))
 
     def ad(self, xi: Tensor) -> Tensor:
         self._check_vector(xi, "ad")
-        v, w = xi[..., :2], xi[..., 2]
-        top = torch.cat(
-            (_scalar_matrix(torch.zeros_like(w), w), -_perp(v)[..., None]), -1
-        )
-        return torch.cat((top, torch.zeros_like(top[..., :1, :])), -2)
+        return self.hat(torch.cat((-_perp(xi[..., :2]), xi[..., 2:]), -1))
 
     def left_jacobian(self, xi: Tensor) -> Tensor:
         self._check_vector(xi, "left_jacobian")
         v, w = xi[..., :2], xi[..., 2]
         x = w * w
-        V = _scalar_matrix(S.SINC(x), w * S.ONE_MINUS_COS(x))
-        return _blocks(V, _u_vector(v, w))
+        V = scalar_matrix(S.SINC(x), w * S.ONE_MINUS_COS(x))
+        return homogeneous(V, _u_vector(v, w))
 
     def left_jacobian_inv(self, xi: Tensor) -> Tensor:
         self._check_vector(xi, "left_jacobian_inv")
         v, w = xi[..., :2], xi[..., 2]
         a, b = _v_inverse_coeffs(w)
-        return _blocks(_scalar_matrix(a, b), -_apply(a, b, _u_vector(v, w)))
+        return homogeneous(scalar_matrix(a, b), -_apply(a, b, _u_vector(v, w)))
 
     def _nearest_rotation(self, R: Tensor) -> Tensor:
         return rot2(angle2(R))

@@ -25,10 +25,14 @@ from dynsys.groups._projection import rotation_residual
 __all__ = ["SO2"]
 
 
+def scalar_matrix(a: Tensor, b: Tensor) -> Tensor:
+    """``a I + b K`` with ``K = [[0, -1], [1, 0]]``: ``(*b,), (*b,) -> (*b, 2, 2)``."""
+    return torch.stack((torch.stack((a, -b), -1), torch.stack((b, a), -1)), -2)
+
+
 def rot2(theta: Tensor) -> Tensor:
     """``(*b,) -> (*b, 2, 2)`` rotation matrices."""
-    c, s = torch.cos(theta), torch.sin(theta)
-    return torch.stack((torch.stack((c, -s), -1), torch.stack((s, c), -1)), -2)
+    return scalar_matrix(torch.cos(theta), torch.sin(theta))
 
 
 def angle2(R: Tensor) -> Tensor:
@@ -52,11 +56,7 @@ class SO2(LieGroup):
 
     def hat(self, xi: Tensor) -> Tensor:
         self._check_vector(xi, "hat")
-        t = xi[..., 0]
-        zero = torch.zeros_like(t)
-        return torch.stack(
-            (torch.stack((zero, -t), -1), torch.stack((t, zero), -1)), -2
-        )
+        return scalar_matrix(torch.zeros_like(xi[..., 0]), xi[..., 0])
 
     def vee(self, X: Tensor) -> Tensor:
         self._check_matrix(X, "vee", "X")
