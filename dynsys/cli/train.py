@@ -21,14 +21,24 @@ MODES = ("one-step", "neural-ode")
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a learner on a trajectory file")
+    p.add_argument("--data", required=True, help="trajectory file (.npz)")
+    p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
     p.add_argument(
-        "--data", required=True, help="trajectory file (.npz) from dynsys simulate"
+        "--init",
+        metavar="MODEL.pt",
+        help="continue training this checkpoint (same system)",
     )
+    _model_options(p)
+    _training_options(p)
+    p.set_defaults(run=run)
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--arch", help="architecture (dynsys list learners); required unless --init"
     )
-    p.add_argument("--mode", choices=MODES, help="one-step map (default) or neural ODE")
-    p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--mode", choices=MODES, help="one-step map (default) or ODE")
     p.add_argument("--hidden", type=int, default=64, help="hidden width (64)")
     p.add_argument("--depth", type=int, default=1, help="number of blocks (1)")
     p.add_argument(
@@ -40,12 +50,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--method", default="rk4", help="ODE method for neural-ode (rk4, dopri5, ...)"
     )
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=100, help="epochs (100)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (1e-3)")
     p.add_argument("--batch-size", type=int, default=256, help="minibatch (256)")
-    p.add_argument(
-        "--unroll", type=int, default=1, help="steps per training window (1)"
-    )
+    p.add_argument("--unroll", type=int, default=1, help="steps per window (1)")
     p.add_argument(
         "--val-fraction",
         type=float,
@@ -64,13 +75,6 @@ def add_parser(sub) -> None:
         default=0,
         help="seed of initialisation, split and batches (0)",
     )
-    p.add_argument(
-        "--init",
-        metavar="MODEL.pt",
-        help="continue training this checkpoint (same system and parameters)",
-    )
-    p.add_argument("--force", action="store_true", help="overwrite --out")
-    p.set_defaults(run=run)
 
 
 def _build(args: argparse.Namespace, traj):
