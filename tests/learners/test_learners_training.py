@@ -291,3 +291,45 @@ def test_neural_ode_adjoint_and_dopri5_agree_with_rk4():
     for y, g in rest:
         torch.testing.assert_close(y, y0, atol=1e-8, rtol=0)
         torch.testing.assert_close(g, g0, atol=1e-6, rtol=0)
+
+
+def _identity_op(d: int) -> learners.OneStep:
+    """A residual operator whose model outputs exactly zero: x_{t+1} = x_t."""
+    model = learners.make_model("bilinear", d, d, hidden=3, seed=0)
+    torch.nn.init.zeros_(model.blocks[0].P.weight)
+    torch.nn.init.zeros_(model.blocks[0].P.bias)
+    return learners.OneStep(model)
+
+
+def test_float64_states_are_not_rounded_through_the_float32_model():
+    op = _identity_op(2)
+    x = torch.tensor([[1.0 + 1e-12, -3.0 + 1e-13]], dtype=torch.float64)
+    assert op.step(x).dtype == torch.float64 and torch.equal(op.step(x), x)
+    assert op.step(x.float()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("unroll", [1, 3])
+def test_window_loss_matches_a_hand_computation(unroll):
+    # The identity map's K-step loss is mean_k mean(((x_0 - x_k) / delta_std)^2)
+    # over all windows; lr is so small that the first epoch's loss is that value.
+    traj = _plane_rotation_trajectory(batch=4, frames=7)
+    op = _identity_op(2)
+    seen = []
+    hist = learners.train(
+        op,
+        traj,
+        epochs=1,
+        lr=1e-30,
+        val_fraction=0,
+        unroll=unroll,
+        dtype="float64",
+        progress=lambda *a: seen.append(a),
+    )
+    s = traj.states
+    inc = (s[1:] - s[:-1]).reshape(-1, 2)
+    scale = inc.pow(2).mean(0).sqrt()
+    windows = s.unfold(0, unroll + 1, 1)  # (F - K, B, 2, K + 1)
+    err = (windows[..., 1:] - windows[..., :1]) / scale[:, None]
+    expected = err.pow(2).mean(dim=(0, 1, 2)).mean()
+    assert hist.train_loss[0] == pytest.approx(float(expected), rel=1e-12)
+    assert seen == [(1, hist.train_loss[0], None)]
