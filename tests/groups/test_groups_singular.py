@@ -260,3 +260,16 @@ def test_so3_log_agrees_on_both_sides_of_its_branch_switches(dtype):
             assert torch.allclose(got, w, atol=8 * eps, rtol=0), (theta, got - w)
             J = torch.autograd.functional.jacobian(lambda x: G.log(G.exp(x)), w)
             assert torch.allclose(J, torch.eye(3, dtype=dtype), atol=50 * eps)
+
+
+@pytest.mark.parametrize("theta", [0.0, 1e-9, 1e-3, 1.0, math.pi - 1e-6])
+@pytest.mark.parametrize("group", [SE2(), SE3()], ids=lambda g: g.name)
+def test_se_float32_round_trip_and_finite_gradients(group, theta):
+    rot = torch.tensor([theta]) if group.dim == 3 else theta * AXIS_NO_TIE.float()
+    xi = torch.cat((torch.linspace(-1.0, 2.0, group.dim - rot.numel()), rot))
+    xi = xi.float().requires_grad_(True)
+    back = group.log(group.exp(xi))
+    assert back.dtype == torch.float32
+    assert torch.allclose(back, xi, atol=4e-6, rtol=0)
+    (grad,) = torch.autograd.grad(back.sum() + group.dexp_inv(xi, xi).sum(), xi)
+    assert torch.isfinite(grad).all()
