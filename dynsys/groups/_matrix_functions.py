@@ -12,7 +12,7 @@
   roots (Denman-Beavers iteration in product form) until ``||X - I||_1 <=
   1/4``, then ``log(I + E) = int_0^1 E (I + s E)^{-1} ds`` by ``m``-point
   Gauss-Legendre quadrature, which equals the ``[m/m]`` Pade approximant
-  (Higham, "Functions of Matrices", SIAM 2008, eqs. 6.29, 11.18, alg. 11.9;
+  (Higham, "Functions of Matrices", SIAM 2008, ch. 6 and 11;
   Dieci, Morini & Papini, SIAM J. Matrix Anal. Appl. 17, 1996).
 * ``phi(A) = sum_k A^k/(k+1)!`` as the top-right block of
   ``exp([[A, I], [0, 0]])`` (Van Loan, "Computing integrals involving the
@@ -45,8 +45,11 @@ _EXP_NORM = 0.25
 
 @cache
 def scaled_bernoulli(k: int) -> float:
-    """``B_k (2 pi)^k / k!`` (``B_1 = -1/2``); tends to ``+-2`` for even ``k``
-    (A&S 23.1.18), so the scaled series below neither overflows nor underflows."""
+    """``B_k (2 pi)^k / k!`` (``B_1 = -1/2``).
+
+    By Euler's formula ``B_2k = (-1)^(k+1) 2 (2k)! zeta(2k) / (2 pi)^(2k)`` these
+    tend to ``+-2``, so the scaled series below neither overflows nor underflows.
+    """
     return float(bernoulli(k) / math.factorial(k)) * (2.0 * math.pi) ** k
 
 

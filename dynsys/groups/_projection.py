@@ -9,7 +9,7 @@ Stat. Comput. 7, 1986, sec. 3), which converges quadratically, is exact in one
 step on a rotation, and - unlike an SVD - has a finite gradient at matrices with
 repeated singular values (every rotation). When ``det A <= 0`` the polar factor
 is a reflection; there the nearest rotation ``U diag(1, .., 1, det(U V^T)) V^T``
-comes from the SVD (Umeyama, IEEE TPAMI 13, 1991, eq. 39).
+comes from the SVD (Umeyama, IEEE TPAMI 13, 1991).
 
 Symplectic matrices. ``Sp`` uses the generalised polar decomposition
 ``A = W S`` with ``W`` symplectic and ``S`` self-adjoint for the symplectic

@@ -17,9 +17,9 @@ The closed form receives ``theta**2 = 1`` where the series is used (the
 Series coefficients: Abramowitz & Stegun, "Handbook of Mathematical Functions"
 (1964), 4.3.70 (x cot x with Bernoulli numbers), 4.4.40 (arcsin), and the
 Maclaurin series of sin and cos; the closed forms are those of Barfoot, "State
-Estimation for Robotics" (2017), eqs. (7.37), (7.46), (7.86), and Sola, Deray &
+Estimation for Robotics" (2017), sec. 7.1.3-7.1.5, and Sola, Deray &
 Atchuthan, "A micro Lie theory for state estimation in robotics" (2018,
-arXiv:1812.01537), eqs. (143)-(146), (174)-(180).
+arXiv:1812.01537), appendices B-D.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from torch import Tensor
 def bernoulli(m: int) -> Fraction:
     """Bernoulli number ``B_m`` with ``B_1 = -1/2``.
 
-    From the recurrence ``sum_{j=0}^{m} C(m+1, j) B_j = 0`` (A&S 23.1.7 rearranged).
+    From the recurrence ``sum_{j=0}^{m} C(m+1, j) B_j = 0``, which follows from
+    the generating function ``t / (e^t - 1) = sum_m B_m t^m / m!``.
     """
     if m == 0:
         return Fraction(1)
@@ -127,7 +128,7 @@ T_MINUS_SIN = EvenSeries(
 )
 
 # (1 - (t/2) cot(t/2))/t^2 = sum (-1)^k B_{2k+2} t^(2k) / (2k+2)!   (A&S 4.3.70)
-# Coefficient of J_l^{-1} for SO(3) (Barfoot eq. 7.46); singular at t = 2 pi.
+# Coefficient of J_l^{-1} for SO(3) (Barfoot sec. 7.1.5); singular at t = 2 pi.
 COT_TERM = EvenSeries(
     "(1-(t/2)cot(t/2))/t^2",
     lambda x, t: (1.0 - 0.5 * t / torch.tan(0.5 * t)) / x,
@@ -136,7 +137,7 @@ COT_TERM = EvenSeries(
     max_cutoff=2.0,
 )
 
-# (t^2 + 2 cos t - 2)/(2 t^4) = sum (-1)^k t^(2k) / (2k+4)!   (Barfoot eq. 7.86)
+# (t^2 + 2 cos t - 2)/(2 t^4) = sum (-1)^k t^(2k) / (2k+4)!   (Barfoot Q)
 COS_TERM_4 = EvenSeries(
     "(t^2+2cos t-2)/(2t^4)",
     lambda x, t: (x - 4.0 * torch.sin(0.5 * t) ** 2) / (2.0 * x * x),

@@ -6,16 +6,16 @@ Tangent vectors put translation first: ``xi = (v1, v2, omega)``,
 ``C = (w - sin w)/w^3``.
 
 * ``exp(xi) = [[R(w), V v], [0, 1]]`` with ``V = A I + w B K``
-  (Sola, Deray & Atchuthan 2018, arXiv:1812.01537, eqs. 156-158; Eade, "Lie
+  (Sola, Deray & Atchuthan 2018, arXiv:1812.01537, app. C; Eade, "Lie
   groups for 2D and 3D transformations", sec. 8.2).
 * ``log``: ``w = atan2(R10 - R01, R00 + R11)`` and ``v = V^{-1} t`` with
   ``V^{-1} = (w/2) cot(w/2) I - (w/2) K`` (finite up to ``|w| = pi`` and beyond),
   computed as ``(1 - w^2 D) I - (w/2) K``, ``D = (1 - (w/2) cot(w/2))/w^2``.
 * ``Ad_g = [[R, -K t], [0, 1]]``, ``ad_xi = [[w K, -K v], [0, 0]]``
-  (Sola eqs. 159, 161).
+  (Sola app. C).
 * ``J_l(xi) = sum_k ad_xi^k/(k+1)! = [[V, u], [0, 1]]`` with
   ``u = w C v - B K v``, summed in closed form from that series (it is Sola's
-  right Jacobian, eq. 163, with ``xi -> -xi``); ``J_l^{-1} = [[V^{-1},
+  right Jacobian (app. C) with ``xi -> -xi``); ``J_l^{-1} = [[V^{-1},
   -V^{-1} u], [0, 1]]``.
 
 ``A, B, C, D`` switch to Taylor series near 0 (``_series``).

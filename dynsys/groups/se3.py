@@ -5,14 +5,14 @@ R^3, ``hat(xi) = [[hat(omega), rho], [0, 0]]``. With ``J = J_l(omega)`` the SO(3
 left Jacobian:
 
 * ``exp(xi) = [[exp(omega), J rho], [0, 1]]`` and ``log`` inverts it with
-  ``rho = J^{-1} t`` (Barfoot 2017, eqs. 7.83-7.85; Sola et al. 2018, eqs.
-  172-173); the rotation part uses SO(3)'s log, so the angle-pi handling and
+  ``rho = J^{-1} t`` (Barfoot 2017, sec. 7.1.3; Sola et al. 2018,
+  app. D); the rotation part uses SO(3)'s log, so the angle-pi handling and
   the Taylor branches carry over, and ``J^{-1}`` stays finite up to angle
   ``2 pi``.
 * ``Ad_g = [[R, hat(t) R], [0, R]]``, ``ad_xi = [[hat(omega), hat(rho)],
-  [0, hat(omega)]]`` (Barfoot eqs. 7.47, 7.62 with this ordering).
+  [0, hat(omega)]]`` (Barfoot sec. 7.1.4, in this ordering).
 * ``J_l(xi) = [[J, Q], [0, J]]``, ``J_l^{-1} = [[J^{-1}, -J^{-1} Q J^{-1}],
-  [0, J^{-1}]]`` with ``Q(rho, omega)`` of Barfoot eq. (7.86); its three
+  [0, J^{-1}]]`` with ``Q(rho, omega)`` of Barfoot sec. 7.1.5; its three
   coefficient functions switch to Taylor series near 0 (``_series``).
 """
 
@@ -47,7 +47,7 @@ def _blocks(a: Tensor, b: Tensor, d: Tensor) -> Tensor:
 
 
 def q_matrix(rho: Tensor, omega: Tensor) -> Tensor:
-    """Barfoot's ``Q(rho, omega)`` (eq. 7.86), ``(*b, 3, 3)``."""
+    """Barfoot's ``Q(rho, omega)`` (sec. 7.1.5), ``(*b, 3, 3)``."""
     P, W = hat3(rho), hat3(omega)
     x = (omega * omega).sum(-1)[..., None, None]
     WP, PW = W @ P, P @ W

@@ -2,8 +2,8 @@
 
 Tangent coordinate: the angle ``theta``; ``hat(theta) = [[0, -theta], [theta, 0]]``,
 ``exp(theta) = [[cos, -sin], [sin, cos]]`` (Sola, Deray & Atchuthan 2018,
-arXiv:1812.01537, eqs. 117-118). The group is abelian, so ``Ad = 1``,
-``ad = 0`` and both Jacobians are 1 (Sola eq. 126).
+arXiv:1812.01537, app. A). The group is abelian, so ``Ad = 1``,
+``ad = 0`` and both Jacobians are 1 (Sola app. A).
 
 ``log`` is ``atan2(R10 - R01, R00 + R11)``, which is exact on rotations and,
 for any ``2 x 2`` matrix, returns the angle of its nearest rotation; the angle

@@ -6,10 +6,10 @@ Tangent coordinates are the rotation vector ``w`` (axis times angle);
 Formulas, with ``theta = |w|`` and ``W = hat(w)``:
 
 * exp (Rodrigues): ``R = I + sin(t)/t W + (1 - cos t)/t^2 W^2``
-  (Barfoot 2017, eq. 7.37; Sola et al. 2018, eq. 143).
+  (Barfoot 2017, sec. 7.1.3; Sola et al. 2018, app. B).
 * left Jacobian: ``J_l = I + (1 - cos t)/t^2 W + (t - sin t)/t^3 W^2``
-  (Barfoot eq. 7.77a; Sola eq. 146 with ``w -> -w``), and
-  ``J_l^{-1} = I - W/2 + (1 - (t/2) cot(t/2))/t^2 W^2`` (Barfoot eq. 7.46).
+  (Barfoot sec. 7.1.5; Sola app. B, ``J_r`` with ``w -> -w``), and
+  ``J_l^{-1} = I - W/2 + (1 - (t/2) cot(t/2))/t^2 W^2`` (Barfoot sec. 7.1.5).
 * log: the angle is ``atan2(|s|, c)`` with ``s = vee(R - R^T)/2 = sin(t) a``
   and ``c = (tr R - 1)/2 = cos t`` (never ``arccos`` of the trace, which loses
   all digits near 0 and pi). Away from pi, ``w = t/sin(t) s``. Near pi the
@@ -17,7 +17,7 @@ Formulas, with ``theta = |w|`` and ``W = hat(w)``:
   the column with the largest diagonal entry, normalised, with that entry
   positive; the signed angle is then ``atan2(s . a, c)``, which fixes the sign
   of ``w`` by the antisymmetric part and gives ``+pi a`` at exactly pi
-  (Eade, "Lie groups for 2D and 3D transformations", sec. 3.2).
+  (cf. Eade, "Lie groups for 2D and 3D transformations", sec. 3).
 * ``Ad_R = R``, ``ad_w = hat(w)``.
 
 Coefficient functions switch to Taylor series near 0 (see ``_series``).
@@ -78,7 +78,7 @@ def exp3(w: Tensor) -> Tensor:
 
 
 def left_jacobian3(w: Tensor) -> Tensor:
-    """``J_l(w)``, ``(*b, 3) -> (*b, 3, 3)`` (Barfoot eq. 7.77a)."""
+    """``J_l(w)``, ``(*b, 3) -> (*b, 3, 3)`` (Barfoot sec. 7.1.5)."""
     x = _sq(w)
     W = hat3(w)
     eye = torch.eye(3, dtype=w.dtype, device=w.device)
