@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from integrators._base import ODE, IntegrationError, Integrator, Stepper, check_state
-from integrators.classical import ButcherTableau, _RKStepper
+from integrators.classical import ButcherTableau, _RKStepper, combine, scaled_tableau
 
 __all__ = ["DOPRI5", "DOPRI5_ERROR_WEIGHTS", "DormandPrince5", "solve_adaptive"]
 
@@ -99,12 +99,10 @@ class _Controller:
 
     def _attempt(self, t: float, x: Tensor, k1: Tensor, h: float):
         """A trial step: ``(x_new, k_last, err)`` with ``err`` the scaled norm."""
-        stages = _RKStepper(DOPRI5, self.field, h)
+        rows, _, nodes = scaled_tableau(DOPRI5, h)
         ks = [k1]
-        for row, ch in zip(stages.rows[1:], stages.nodes[1:], strict=True):
-            xi = x
-            for j, a in row:
-                xi = torch.add(xi, ks[j], alpha=a)
+        for row, ch in zip(rows[1:], nodes[1:], strict=True):
+            xi = combine(x, row, ks)
             ks.append(self.field(t + ch, xi))
         x_new = xi  # the last row of A is b5 (FSAL)
         e = sum(w * h * k for w, k in zip(DOPRI5_ERROR_WEIGHTS, ks, strict=True))

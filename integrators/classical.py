@@ -18,7 +18,15 @@ from torch import Tensor
 
 from integrators._base import ODE, Integrator, Stepper
 
-__all__ = ["ButcherTableau", "ExplicitRungeKutta", "EULER", "MIDPOINT", "RK4"]
+__all__ = [
+    "ButcherTableau",
+    "ExplicitRungeKutta",
+    "EULER",
+    "MIDPOINT",
+    "RK4",
+    "combine",
+    "scaled_tableau",
+]
 
 _F = Fraction
 
@@ -105,6 +113,25 @@ RK4 = ButcherTableau(
 )
 
 
+Terms = list[tuple[int, float]]
+
+
+def scaled_tableau(
+    tableau: ButcherTableau, dt: float
+) -> tuple[list[Terms], Terms, list]:
+    """Rows of ``dt A``, weights ``dt b`` and nodes ``dt c``, zero entries dropped."""
+    rows = [[(j, float(a) * dt) for j, a in enumerate(r) if a != 0] for r in tableau.A]
+    weights = [(j, float(w) * dt) for j, w in enumerate(tableau.b) if w != 0]
+    return rows, weights, [float(ci) * dt for ci in tableau.c]
+
+
+def combine(base: Tensor, terms: Terms, ks: list[Tensor]) -> Tensor:
+    """``base + sum_j a_j ks[j]`` for ``(j, a_j)`` in ``terms``, one ``add`` each."""
+    for j, a in terms:
+        base = torch.add(base, ks[j], alpha=a)
+    return base
+
+
 class _RKStepper(Stepper):
     """Explicit RK step with coefficients pre-multiplied by ``dt``.
 
@@ -116,24 +143,13 @@ class _RKStepper(Stepper):
 
     def __init__(self, tableau: ButcherTableau, field: Any, dt: float) -> None:
         self.field = field
-        self.rows = [
-            [(j, float(a) * dt) for j, a in enumerate(row) if a != 0]
-            for row in tableau.A
-        ]
-        self.weights = [(j, float(w) * dt) for j, w in enumerate(tableau.b) if w != 0]
-        self.nodes = [float(ci) * dt for ci in tableau.c]
+        self.rows, self.weights, self.nodes = scaled_tableau(tableau, dt)
 
     def advance(self, t: float, x: Tensor) -> Tensor:
         ks: list[Tensor] = []
         for row, ch in zip(self.rows, self.nodes, strict=True):
-            xi = x
-            for j, a in row:
-                xi = torch.add(xi, ks[j], alpha=a)
-            ks.append(self.field(t + ch, xi))
-        out = x
-        for j, w in self.weights:
-            out = torch.add(out, ks[j], alpha=w)
-        return out
+            ks.append(self.field(t + ch, combine(x, row, ks)))
+        return combine(x, self.weights, ks)
 
 
 class ExplicitRungeKutta(Integrator):

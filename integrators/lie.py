@@ -29,9 +29,14 @@ import torch
 from torch import Tensor
 
 from integrators._base import LIE, Integrator, Stepper
-from integrators.classical import ButcherTableau
+from integrators.classical import ButcherTableau, combine, scaled_tableau
 
-__all__ = ["RungeKuttaMuntheKaas", "CrouchGrossman", "CROUCH_GROSSMAN3"]
+__all__ = [
+    "RungeKuttaMuntheKaas",
+    "CrouchGrossman",
+    "CROUCH_GROSSMAN3",
+    "GroupStatePacking",
+]
 
 _F = Fraction
 
@@ -59,21 +64,10 @@ CROUCH_GROSSMAN3 = ButcherTableau(
 _check_cg_condition(CROUCH_GROSSMAN3)
 
 
-class _LieStepper(Stepper):
-    """Common packing: ``(g, y)`` kept apart between steps."""
+class GroupStatePacking:
+    """Packing for Lie problems: ``(g, y)`` kept apart between steps."""
 
-    compilable = True
-
-    def __init__(self, tableau: ButcherTableau, problem: Any, dt: float) -> None:
-        self.problem = problem
-        self.group = problem.group
-        self.field = problem.lie_field
-        self.rows = [
-            [(j, float(a) * dt) for j, a in enumerate(row) if a != 0]
-            for row in tableau.A
-        ]
-        self.weights = [(j, float(w) * dt) for j, w in enumerate(tableau.b) if w != 0]
-        self.nodes = [float(ci) * dt for ci in tableau.c]
+    problem: Any
 
     def pack(self, x: Tensor) -> tuple[Tensor, Tensor]:
         g, y = self.problem.split_state(x)
@@ -82,12 +76,15 @@ class _LieStepper(Stepper):
     def unpack(self, z: tuple[Tensor, Tensor]) -> Tensor:
         return self.problem.join_state(*z)
 
-    @staticmethod
-    def _combine(base: Tensor, terms: list[tuple[int, float]], ks: list) -> Tensor:
-        out = base
-        for j, a in terms:
-            out = torch.add(out, ks[j], alpha=a)
-        return out
+
+class _LieStepper(GroupStatePacking, Stepper):
+    """Tableau coefficients scaled by ``dt``; the group and field looked up once."""
+
+    compilable = True
+
+    def __init__(self, tableau: ButcherTableau, problem: Any, dt: float) -> None:
+        self.problem, self.group, self.field = problem, problem.group, problem.lie_field
+        self.rows, self.weights, self.nodes = scaled_tableau(tableau, dt)
 
 
 class _RKMKStepper(_LieStepper):
@@ -102,13 +99,13 @@ class _RKMKStepper(_LieStepper):
                 ks.append(xi)
                 ys.append(ydot)
                 continue
-            theta = self._combine(torch.zeros_like(ks[0]), row, ks)
+            theta = combine(torch.zeros_like(ks[0]), row, ks)
             gi = G.compose(g, G.exp(theta))
-            xi, ydot = self.field(t + ch, gi, self._combine(y, row, ys))
+            xi, ydot = self.field(t + ch, gi, combine(y, row, ys))
             ks.append(G.dexp_inv(theta, xi))
             ys.append(ydot)
-        theta = self._combine(torch.zeros_like(ks[0]), self.weights, ks)
-        return G.compose(g, G.exp(theta)), self._combine(y, self.weights, ys)
+        theta = combine(torch.zeros_like(ks[0]), self.weights, ks)
+        return G.compose(g, G.exp(theta)), combine(y, self.weights, ys)
 
 
 class _CGStepper(_LieStepper):
@@ -123,13 +120,26 @@ class _CGStepper(_LieStepper):
         ys: list[Tensor] = []
         for row, ch in zip(self.rows, self.nodes, strict=True):
             gi = self._flow(g, row, ks)
-            xi, ydot = self.field(t + ch, gi, self._combine(y, row, ys))
+            xi, ydot = self.field(t + ch, gi, combine(y, row, ys))
             ks.append(xi)
             ys.append(ydot)
-        return self._flow(g, self.weights, ks), self._combine(y, self.weights, ys)
+        return self._flow(g, self.weights, ks), combine(y, self.weights, ys)
 
 
-class RungeKuttaMuntheKaas(Integrator):
+class _TableauLieMethod(Integrator):
+    kind = "lie"
+    requires = LIE
+    _stepper_cls: type[_LieStepper]
+
+    def __init__(self, name: str, tableau: ButcherTableau) -> None:
+        self.name, self.tableau, self.order = name, tableau, tableau.order
+
+    def stepper(self, problem: Any, dt: float) -> Stepper:
+        """A stepper on packed ``(g, y)``."""
+        return self._stepper_cls(self.tableau, problem, dt)
+
+
+class RungeKuttaMuntheKaas(_TableauLieMethod):
     """Runge-Kutta-Munthe-Kaas method from an explicit tableau.
 
     With the one-stage Euler tableau this is the Lie-Euler method.
@@ -139,18 +149,10 @@ class RungeKuttaMuntheKaas(Integrator):
         tableau: an explicit Butcher tableau; the method has its order.
     """
 
-    kind = "lie"
-    requires = LIE
-
-    def __init__(self, name: str, tableau: ButcherTableau) -> None:
-        self.name, self.tableau, self.order = name, tableau, tableau.order
-
-    def stepper(self, problem: Any, dt: float) -> Stepper:
-        """A stepper on packed ``(g, y)``."""
-        return _RKMKStepper(self.tableau, problem, dt)
+    _stepper_cls = _RKMKStepper
 
 
-class CrouchGrossman(Integrator):
+class CrouchGrossman(_TableauLieMethod):
     """Crouch-Grossman method: products of exponentials of frozen fields.
 
     Args:
@@ -158,12 +160,4 @@ class CrouchGrossman(Integrator):
         tableau: coefficients satisfying the Crouch-Grossman conditions.
     """
 
-    kind = "lie"
-    requires = LIE
-
-    def __init__(self, name: str, tableau: ButcherTableau) -> None:
-        self.name, self.tableau, self.order = name, tableau, tableau.order
-
-    def stepper(self, problem: Any, dt: float) -> Stepper:
-        """A stepper on packed ``(g, y)``."""
-        return _CGStepper(self.tableau, problem, dt)
+    _stepper_cls = _CGStepper

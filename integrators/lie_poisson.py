@@ -37,21 +37,15 @@ from torch import Tensor
 
 from integrators._base import FREE_RIGID_BODY, Integrator, Stepper
 from integrators.implicit import solve_fixed_point
+from integrators.lie import GroupStatePacking
 
 __all__ = ["RigidBodyMidpoint"]
 
 
-class _RigidBodyStepper(Stepper):
+class _RigidBodyStepper(GroupStatePacking, Stepper):
     def __init__(self, problem: Any, dt: float) -> None:
         self.problem, self.dt, self.group = problem, dt, problem.group
         self.inertia = torch.as_tensor(problem.inertia)
-
-    def pack(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        R, m = self.problem.split_state(x)
-        return R, m
-
-    def unpack(self, z: tuple[Tensor, Tensor]) -> Tensor:
-        return self.problem.join_state(*z)
 
     def advance(self, t: float, z: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         R, m = z
