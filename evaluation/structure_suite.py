@@ -408,6 +408,7 @@ def _flow_cell(target_kind: str, arch: str, seed: int, s: dict) -> tuple[dict, d
         )
     final = res.diagonal[-1]
     row = {
+        "cross_ratio_init": float(res.cross[0] / res.s.max()),
         "cross_ratio_peak": res.cross_ratio(),
         "cross_ratio_final": res.final_cross_ratio(),
         "mode_error": float(np.max(np.abs(final - res.s) / res.s)),
@@ -574,6 +575,7 @@ _DYNAMICS_COLS = [
     ("erank_learned", "eff. rank (true)", "{:.2f}"),
 ]
 _FLOW_COLS = [
+    ("cross_ratio_init", "initial cross / max s", "{:.2e}"),
     ("cross_ratio_peak", "peak cross / max s", "{:.2e}"),
     ("cross_ratio_final", "final cross / max c", "{:.2e}"),
     ("mode_error", "max rel. mode error", "{:.2e}"),
@@ -884,7 +886,8 @@ def _spectra_plot(path: Path, results: list[dict]) -> Path | None:
                 color=f"C{i}",
                 label=r["row"]["arch"],
             )
-        ax.set(title=task, xlabel="index", yscale="log")
+        top = max(max(sv_true), *(max(r["curves"]["sv_learned"]) for r in group))
+        ax.set(title=task, xlabel="index", yscale="log", ylim=(1e-4 * top, 2 * top))
         ax.title.set_fontsize(9)
     axes[0, 0].set_ylabel("singular value")
     axes[0, -1].legend(fontsize=7, loc="lower left")

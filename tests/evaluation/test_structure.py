@@ -257,3 +257,55 @@ def test_cyclic_convolution_and_bad_parameters():
         ModularAddition(train_fraction=0.0)
     with pytest.raises(ValueError, match=r"\(p, p, p\)"):
         st.addition_fourier(torch.zeros(3, 4, 3))
+
+
+def test_structure_suite_tiny_run_resumes_and_refuses_foreign_dirs(tmp_path):
+    from evaluation import structure_suite as suite
+
+    config = {
+        "archs": ["bilinear", "relu"],
+        "seeds": 1,
+        "p": 5,
+        "train_fraction": 0.8,
+        "modular_hidden": 8,
+        "modular_epochs": 3,
+        "modular_batch": 8,
+        "systems": [{"name": "cyclic-shift", "params": {"n": 4, "k": 1}}],
+        "reference_hidden": 4,
+        "n_traj": 4,
+        "steps": 4,
+        "epochs": 2,
+        "n_probe": 4,
+        "flow_modes": [1.0, 0.5],
+        "flow_dim": 4,
+        "flow_hidden": 4,
+        "flow_t_max": 1.0,
+        "flow_lr": 0.1,
+    }
+    out = suite.run(tmp_path / "run", config=config)
+    rows = (out / "results.csv").read_text().splitlines()
+    # modular 2 + cyclic-shift 2 + exact flows 2 + networks 2 x 2 = 10 cells.
+    assert len(rows) == 1 + 10
+    report = (out / "report.md").read_text()
+    assert (
+        "## Modular addition, p = 5" in report and "## cyclic-shift(k=1,n=4)" in report
+    )
+    assert {p.name for p in (out / "plots").iterdir()} >= {
+        "alignment.png",
+        "gradient_flow.png",
+        "modular_fourier.png",
+    }
+    # A rerun with the same settings reuses every cell file.
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
+    suite.run(out, config=config)
+    assert stamps == {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
+    with pytest.raises(ValueError, match="other settings"):
+        suite.run(out, config=config | {"epochs": 3})
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="not empty"):
+        suite.run(tmp_path / "foreign", config=config)
+    with pytest.raises(ValueError, match="unknown structure setting"):
+        suite.settings(config={"epoch": 3})
+    with pytest.raises(ValueError, match="unknown architecture"):
+        suite.settings(config={"archs": ["mlp"]})
