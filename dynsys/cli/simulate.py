@@ -190,11 +190,20 @@ def _render(traj, drift: dict, resid: dict) -> bytes:
 
     every = max(1, traj.frames // 4000)  # thin long runs for plotting
     t = traj.times[::every].numpy()
-    fig, axes = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
-    _plot_states(axes[0], t, traj.states[::every, 0].numpy(), traj.system)
+    fig, axes = plt.subplots(3, 1, figsize=(9, 10))
+    # States at full resolution over the first (up to) 2000 frames, where the
+    # motion is visible; drift and residuals over the whole run.
+    window = min(traj.frames, 2000)
+    _plot_states(
+        axes[0],
+        traj.times[:window].numpy(),
+        traj.states[:window, 0].numpy(),
+        traj.system,
+    )
     _plot_log(axes[1], t, drift, every, "max relative invariant drift")
     _plot_log(axes[2], t, resid, every, "max constraint residual")
-    axes[2].set_xlabel("time")
+    for ax in axes:
+        ax.set_xlabel("time")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -212,7 +221,7 @@ def _block_max(values: np.ndarray, every: int) -> np.ndarray:
 def _plot_states(ax, t: np.ndarray, states: np.ndarray, name: str) -> None:
     for j in range(min(states.shape[1], 22)):
         ax.plot(t, states[:, j], lw=0.7, label=f"x[{j}]")
-    ax.set_title(f"{name}: state of trajectory 0")
+    ax.set_title(f"{name}: state of trajectory 0, t = {t[0]:g} .. {t[-1]:g}")
     ax.set_ylabel("state")
     if states.shape[1] <= 12:
         ax.legend(fontsize=6, ncol=6, loc="upper right")
