@@ -278,6 +278,8 @@ class Kepler(SeparableHamiltonian):
         mu = self.mu
         q0, p0 = self.split(x0)
         energy = self.hamiltonian(x0)
+        # Limitation: elliptic orbits only; parabolic and hyperbolic states would
+        # need Barker's and the hyperbolic Kepler equation (Danby, sec. 6.9).
         if bool((energy >= 0).any()):
             raise ValueError("kepler exact_solution needs bound states (energy < 0)")
         shape = (*t.shape, *([1] * (x0.ndim - 1)))

@@ -193,3 +193,14 @@ def test_pendulum_librations_and_rotations_against_integration():
 def test_rigid_body_full_exact_solution():
     system = dynsys.get_system("rigid-body")
     assert system.exact_solution(system.sample(1), [1.0]) is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="kepler exact_solution covers bound (elliptic) orbits only",
+)
+def test_kepler_exact_solution_for_a_hyperbolic_orbit():
+    system = dynsys.get_system("kepler")
+    x0 = torch.tensor([[1.0, 0.0, 0.0, 2.0]], dtype=torch.float64)  # E = 1 > 0
+    assert system.exact_solution(x0, [1.0]) is not None
