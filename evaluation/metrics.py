@@ -66,7 +66,7 @@ def score(
         ``group_residual``, ``drift``, ``constraint`` (worst part, invariant
         or residual) and for each ``drift/<invariant>``; ``drift_exponent``;
         ``log_volume_final`` (median over the trajectories that stayed
-        finite), ``log_det_mean``; ``symplecticity_mean`` and
+        finite), ``log_det_mean``; ``symplecticity_median`` and
         ``symplecticity_max``; ``vpt_steps``, ``vpt_time``;
         ``diverged_fraction`` and ``divergence_step`` (earliest, -1 if none).
         Other batch statistics are medians in which a diverged trajectory
@@ -376,7 +376,7 @@ def summarise(
         s["log_volume_final"] = float(jac["log_volume"][-1].nanmedian())
         s["log_det_mean"] = float(jac["log_det"].nanmean())
     if "symplecticity" in jac:
-        s["symplecticity_mean"] = float(jac["symplecticity"].nanmean())
+        s["symplecticity_median"] = float(jac["symplecticity"].nanmedian())
         finite = jac["symplecticity"][torch.isfinite(jac["symplecticity"])]
         s["symplecticity_max"] = float(finite.max()) if finite.numel() else math.nan
     s["vpt_steps"] = _median(vpt.double())

@@ -37,12 +37,12 @@ REPORT_COLUMNS = [
     ("drift_final", "drift (final)", "{:.2e}"),
     ("drift_max", "drift (max)", "{:.2e}"),
     ("drift_exponent", "drift exponent", "{:.2f}"),
-    ("vpt_time", "VPT (time)", "{:.3g}"),
+    ("vpt_time", "VPT (time)", "{:.4g}"),
     ("state_error_final", "error (final)", "{:.2e}"),
     ("geodesic_error_final", "geodesic err", "{:.2e}"),
     ("group_residual_final", "group residual", "{:.1e}"),
     ("log_volume_final", "log volume", "{:.2g}"),
-    ("symplecticity_mean", "sympl. defect", "{:.1e}"),
+    ("symplecticity_median", "sympl. defect", "{:.1e}"),
     ("diverged_fraction", "diverged", "{:.2f}"),
 ]
 
@@ -103,7 +103,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[tuple, dict[str, tuple]]:
             if all(math.isnan(v) for v in vals):
                 continue
             mean = statistics.fmean(vals)
-            std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            finite = all(math.isfinite(v) for v in vals)
+            std = statistics.stdev(vals) if len(vals) > 1 and finite else 0.0
             stats[col] = (mean, std, len(vals))
         out[key] = stats
     return out

@@ -31,7 +31,7 @@ def make_config(
     train = TrainSpec(n_traj=16, window=5, epochs=3, params=800, batch_size=32)
     roll = RolloutSpec(n_test=4, horizon=20, jacobian_points=8)
     if not quick:
-        train = TrainSpec(n_traj=64, window=10, epochs=60, params=1200, batch_size=64)
+        train = TrainSpec(n_traj=64, window=10, epochs=100, params=1200, batch_size=64)
         roll = RolloutSpec(n_test=16, horizon=100)
     return BenchConfig(
         name="example",

@@ -79,7 +79,7 @@ def test_rollout_then_score(files, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "drift_final" in out and "symplecticity_mean" in out
+    assert "drift_final" in out and "symplecticity_median" in out
     assert summary.exists()
 
 
