@@ -174,6 +174,9 @@ def run_cells(cells: list[Cell], out: Path, jobs: int):
             run_and_save(cell, str(out))
             yield cell
         return
+    # Limitation: workers are spawned fresh, so groups or systems registered
+    # at run time in this process (not through the package's entry points)
+    # are unknown to them; run such grids with jobs=1.
     ctx = get_context("spawn")
     pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_init_worker

@@ -168,3 +168,22 @@ def test_matched_parameter_counts(tmp_path):
         hidden = learners.matched_hidden(arch, 12, 12, config.train.params)
         counts.append(learners.count_params(learners.make_model(arch, 12, 12, hidden)))
     assert max(counts) <= 1.1 * min(counts)
+
+
+@pytest.mark.xfail(
+    raises=ValueError,
+    strict=True,
+    reason="worker processes are spawned fresh: a group registered at run time "
+    "in the parent (not through the dynsys.groups entry point) is unknown there",
+)
+def test_runtime_registered_group_with_process_pool(tmp_path):
+    from dynsys.groups import SO3, register_group
+
+    register_group("so3-runtime-copy", SO3, replace=True)
+    raw = {
+        **TINY,
+        "archs": ["relu"],
+        "train": {**TINY["train"], "epochs": 1},
+        "systems": [{"name": "group-flow", "params": {"group": "so3-runtime-copy"}}],
+    }
+    bench(parse_config(raw), tmp_path / "run", jobs=2, plots=False)

@@ -41,20 +41,24 @@ def files(tmp_path):
     return data, model, tmp_path
 
 
-def test_rollout_then_score(files, capsys):
-    data, model, tmp = files
-    pred = tmp / "pred.npz"
-    args = [
+def _rollout(model, data, steps: int, out) -> list[str]:
+    return [
         "rollout",
         "--model",
         str(model),
         "--data",
         str(data),
         "--steps",
-        "20",
+        str(steps),
         "--out",
-        str(pred),
+        str(out),
     ]
+
+
+def test_rollout_then_score(files, capsys):
+    data, model, tmp = files
+    pred = tmp / "pred.npz"
+    args = _rollout(model, data, 20, pred)
     assert main(args) == 0
     traj = dynsys.Trajectory.load(pred)
     assert traj.states.shape == (21, 4, 2) and traj.meta["prediction"] is True
@@ -62,22 +66,18 @@ def test_rollout_then_score(files, capsys):
     assert main(args) == 2  # exists: needs --force
     assert "--force" in capsys.readouterr().err
     summary = tmp / "s.json"
-    assert (
-        main(
-            [
-                "score",
-                "--data",
-                str(pred),
-                "--reference",
-                str(data),
-                "--model",
-                str(model),
-                "--json",
-                str(summary),
-            ]
-        )
-        == 0
-    )
+    score = [
+        "score",
+        "--data",
+        str(pred),
+        "--reference",
+        str(data),
+        "--model",
+        str(model),
+        "--json",
+        str(summary),
+    ]
+    assert main(score) == 0
     out = capsys.readouterr().out
     assert "drift_final" in out and "symplecticity_median" in out
     assert summary.exists()
@@ -85,21 +85,6 @@ def test_rollout_then_score(files, capsys):
 
 def test_rollout_rejects_negative_steps(files, capsys):
     data, model, tmp = files
-    assert (
-        main(
-            [
-                "rollout",
-                "--model",
-                str(model),
-                "--data",
-                str(data),
-                "--steps",
-                "-5",
-                "--out",
-                str(tmp / "p.npz"),
-            ]
-        )
-        == 2
-    )
+    assert main(_rollout(model, data, -5, tmp / "p.npz")) == 2
     assert "--steps must be >= 1" in capsys.readouterr().err
     assert not (tmp / "p.npz").exists()
