@@ -9,7 +9,8 @@ hat(omega)`` with body angular velocity ``omega``. Body angular momentum
   "Mechanics", 3rd ed., 1976, sec. 36, eq. 36.5; Marsden and Ratiu,
   "Introduction to Mechanics and Symmetry", 2nd ed., 1999, sec. 15.3). The
   exact body angular velocity in Jacobi elliptic functions (Landau and
-  Lifshitz, sec. 37, eqs. 37.10-37.12) is :meth:`RigidBody.exact_omega`.
+  Lifshitz, sec. 37, eqs. 37.10-37.12) is :meth:`RigidBody.exact_omega`; the
+  exact attitude follows from it (``dynsys/systems/_euler_poinsot.py``).
 * ``heavy-top``: a top with a fixed point under gravity, ``m' = m x omega +
   mgl Gamma x chi`` with ``Gamma = R^T e3`` the vertical in the body frame and
   ``chi = e3`` the body direction to the centre of mass (Marsden and Ratiu,
@@ -19,12 +20,10 @@ hat(omega)`` with body angular velocity ``omega``. Body angular momentum
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
-from scipy import special
 
 from dynsys.systems._base import (
     ConstantVelocityFlow,
@@ -36,6 +35,7 @@ from dynsys.systems._base import (
     rotation_constraints,
     vector_param,
 )
+from dynsys.systems._euler_poinsot import attitude, poinsot_omega, poinsot_params
 from dynsys.systems._registry import register_system
 
 #: Capability name (integrators/_base.py) of the Lie-Poisson rigid-body methods.
@@ -121,7 +121,9 @@ class RigidBody(_Rotor):
 
     The default integrator is the first registered method with the "free rigid
     body" (Lie-Poisson) capability, ``rigid-body-midpoint``, else ``rkmk4``.
-    :meth:`sample`: uniform random attitudes, ``m`` standard normal.
+    :meth:`sample`: uniform random attitudes, ``m`` standard normal. Exact
+    flow: elliptic ``m(t)`` and the attitude from it (distinct moments), or
+    regular precession (two or three equal moments).
 
     Args:
         inertia: principal moments ``(I1, I2, I3)``, positive, each at most the
@@ -141,8 +143,6 @@ class RigidBody(_Rotor):
         """Principal moments ``(3,)`` float64."""
         return torch.tensor(self._inertia_list, dtype=torch.float64)
 
-    # Limitation: exact_solution is None: exact_omega gives omega(t) (hence m(t)),
-    # but R(t) needs an elliptic integral of the third kind, not implemented.
     @property
     def default_integrator(self) -> str:  # type: ignore[override]
         import integrators
@@ -164,6 +164,44 @@ class RigidBody(_Rotor):
         out = {"energy": self.kinetic_energy(m), "casimir": (m * m).sum(-1)}
         out.update(_components("spatial_momentum", (R @ m[..., None])[..., 0]))
         return out
+
+    def _exact(self, x0: Tensor, t: Tensor) -> Tensor:
+        """``[R(t), m(t)]``: elliptic ``m(t)`` and quadrature of the precession
+        angle (see ``dynsys/systems/_euler_poinsot.py``); closed form for a
+        symmetric body."""
+        if len(set(self._inertia_list)) < 3:
+            return self._exact_symmetric(x0, t)
+        inertia, order, parity = self._sorted_axes()
+        R0, m0 = self.split_state(x0.detach().cpu().to(torch.float64))
+        R0n, m0n = R0.reshape(-1, 3, 3).numpy(), m0.reshape(-1, 3).numpy()
+        tt = t.detach().cpu().to(torch.float64).reshape(-1).numpy()
+        pairs = zip(R0n, m0n, strict=True)
+        out = [attitude(inertia, order, parity, R, m, tt) for R, m in pairs]
+        states = torch.from_numpy(np.stack(out, axis=1))
+        return states.reshape(*t.shape, *x0.shape).to(x0)
+
+    def _exact_symmetric(self, x0: Tensor, t: Tensor) -> Tensor:
+        """Two equal moments ``I_e`` and a symmetry axis ``d``: ``R(t) = R0
+        exp(t hat(m0)/I_e) exp(t c hat(e_d))``, ``m(t) = exp(-t c hat(e_d)) m0``,
+        ``c = m0_d (1/I_d - 1/I_e)`` (regular precession; Landau and Lifshitz,
+        sec. 33, problem 1). Then ``R' = R hat(omega)`` and ``m' = m x omega``
+        hold, as substitution shows."""
+        inertia = self._inertia_list
+        d = (
+            next(i for i in range(3) if inertia.count(inertia[i]) == 1)
+            if len(set(inertia)) == 2
+            else 2
+        )
+        I_e = inertia[(d + 1) % 3]
+        R0, m0 = self.split_state(x0)
+        tt = t.reshape(*t.shape, *([1] * (x0.ndim - 1)), 1)
+        c = m0[..., d : d + 1] * (1.0 / inertia[d] - 1.0 / I_e)
+        axis = torch.zeros_like(m0)
+        axis[..., d] = 1.0
+        spin = self.group.exp(tt * c * axis)
+        R = R0 @ self.group.exp(tt * m0 / I_e) @ spin
+        m = (spin.transpose(-1, -2) @ m0[..., None])[..., 0]
+        return self.join_state(R, m.expand(*R.shape[:-2], 3))
 
     def exact_omega(self, m0: Tensor, t: Tensor | float) -> Tensor:
         """Exact body angular velocity ``omega(t)`` from ``m(0) = m0``.
@@ -187,7 +225,7 @@ class RigidBody(_Rotor):
         inertia, order, parity = self._sorted_axes()
         m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
         tt = np.asarray(torch.as_tensor(t).cpu(), dtype=np.float64).reshape(-1)
-        out = np.stack([_poinsot(inertia, mi[order], tt, parity) for mi in m], 1)
+        out = np.stack([poinsot_omega(inertia, mi[order], tt, parity) for mi in m], 1)
         omega = np.empty_like(out)
         omega[..., order] = out
         return torch.from_numpy(omega.reshape(len(tt), *m0.shape))
@@ -207,7 +245,7 @@ class RigidBody(_Rotor):
         """
         inertia, order, parity = self._sorted_axes()
         m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
-        times = [_poinsot_params(inertia, mi[order], parity)["flip"] for mi in m]
+        times = [poinsot_params(inertia, mi[order], parity)["flip"] for mi in m]
         return torch.tensor(times, dtype=torch.float64).reshape(m0.shape[:-1])
 
     def _sorted_axes(self) -> tuple[np.ndarray, np.ndarray, float]:
@@ -225,69 +263,6 @@ class RigidBody(_Rotor):
         order = np.argsort(inertia)
         parity = float(round(np.linalg.det(np.eye(3)[order])))
         return inertia[order], order, parity
-
-
-def _poinsot_params(
-    inertia: np.ndarray, m: np.ndarray, parity: float
-) -> dict[str, Any]:
-    """Amplitudes, rate, modulus and phase of the elliptic solution.
-
-    ``inertia`` sorted ascending, ``m`` in the same axis order, ``parity`` the
-    sign in ``m' = parity m x omega``. Returns the relabelled axes ``(a, b,
-    c)``, amplitudes ``A``, rate ``tau'``, parameter ``k2``, initial phase
-    ``tau0``, ``s = sign(omega_c)`` and the time of the first zero of
-    ``omega_b``.
-    """
-    M2 = float(m @ m)
-    E2 = float(m @ (m / inertia))  # 2E
-    # M^2 > 2 E I2: omega_3 keeps its sign (eqs. 37.10); else swap axes 1, 3.
-    a, b, c = (0, 1, 2) if M2 > E2 * inertia[1] else (2, 1, 0)
-    Ia, Ib, Ic = inertia[a], inertia[b], inertia[c]
-    amp = np.empty(3)
-    amp[a] = math.sqrt(max((E2 * Ic - M2) / (Ia * (Ic - Ia)), 0.0))
-    amp[b] = math.sqrt(max((E2 * Ic - M2) / (Ib * (Ic - Ib)), 0.0))
-    amp[c] = math.sqrt(max((M2 - E2 * Ia) / (Ic * (Ic - Ia)), 0.0))
-    lam = math.sqrt((Ic - Ib) * (M2 - E2 * Ia) / (Ia * Ib * Ic))
-    k2 = min((Ib - Ia) * (E2 * Ic - M2) / ((Ic - Ib) * (M2 - E2 * Ia)), 1.0)
-    w = m / inertia
-    s = 1.0 if w[c] >= 0 else -1.0
-    # With omega_a = A_a cn, omega_b = A_b sn, omega_c = s A_c dn, Euler's
-    # equations hold for tau' = parity s lam (the swap (2, 1, 0) flips the
-    # sign of the cross product and of Ic - Ia together).
-    rate = parity * s * lam
-    phi0 = math.atan2(
-        w[b] / amp[b] if amp[b] else 0.0, w[a] / amp[a] if amp[a] else 1.0
-    )
-    tau0 = float(special.ellipkinc(phi0, k2))
-    K = float(special.ellipk(k2))
-    # Next zero of sn(tau) in the direction of motion: tau = 2K j.
-    if rate > 0:
-        target = 2 * K * (math.floor(tau0 / (2 * K)) + 1)
-    else:
-        target = 2 * K * (math.ceil(tau0 / (2 * K)) - 1)
-    flip = (target - tau0) / rate
-    return {
-        "axes": (a, b, c),
-        "amp": amp,
-        "rate": rate,
-        "k2": k2,
-        "tau0": tau0,
-        "s": s,
-        "flip": flip,
-    }
-
-
-def _poinsot(
-    inertia: np.ndarray, m: np.ndarray, t: np.ndarray, parity: float
-) -> np.ndarray:
-    """Exact ``omega(t)`` ``(T, 3)`` for one trajectory (sorted axes)."""
-    pp = _poinsot_params(inertia, m, parity)
-    a, b, c = pp["axes"]
-    sn, cn, dn, _ = special.ellipj(pp["tau0"] + pp["rate"] * t, pp["k2"])
-    out = np.empty((len(t), 3))
-    amp = pp["amp"]
-    out[:, a], out[:, b], out[:, c] = amp[a] * cn, amp[b] * sn, pp["s"] * amp[c] * dn
-    return out
 
 
 @register_system("heavy-top")

@@ -27,6 +27,7 @@ def test_the_systems_with_a_closed_form():
         "modular-addition",
         "pendulum",
         "kepler",
+        "rigid-body",
     }
 
 
@@ -185,14 +186,27 @@ def test_pendulum_librations_and_rotations_against_integration():
     assert torch.allclose(back, small, atol=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rigid body: only omega(t) is exact (exact_omega); R(t) needs an "
-    "elliptic integral of the third kind",
-)
-def test_rigid_body_full_exact_solution():
-    system = dynsys.get_system("rigid-body")
-    assert system.exact_solution(system.sample(1), [1.0]) is not None
+def test_rigid_body_exact_attitude_on_long_times_and_symmetric_bodies():
+    system = dynsys.get_system("rigid-body", inertia=(3.0, 1.0, 2.0))
+    x0 = system.sample(2, seed=9)
+    t = torch.tensor([-7.0, 0.0, 40.0, 250.0], dtype=torch.float64)
+    x = system.exact_solution(x0, t)
+    for value in system.constraints(x).values():
+        assert float(value.max()) < 1e-12
+    inv, inv0 = system.invariants(x), system.invariants(x0)
+    for name, value in inv.items():
+        assert torch.allclose(value, inv0[name].expand_as(value), atol=1e-12), name
+    # Backward then forward returns to the start (the flow property).
+    back = system.exact_solution(x[0], [7.0])[0]
+    assert torch.allclose(back, x0, atol=1e-12)
+
+    # Symmetric bodies: regular precession, checked against integration.
+    for inertia in [(1.0, 1.0, 1.5), (2.0, 1.0, 2.0), (1.0, 1.0, 1.0)]:
+        sym = dynsys.get_system("rigid-body", inertia=inertia)
+        y0 = sym.sample(2, seed=1)
+        traj = dynsys.simulate(sym, y0, 200, dt=0.005, integrator="rkmk4")
+        exact = sym.exact_solution(y0, traj.times)
+        assert torch.allclose(traj.states, exact, atol=1e-10), inertia
 
 
 @pytest.mark.xfail(
