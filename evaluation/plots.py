@@ -148,50 +148,46 @@ def _limit_to(ax, ref: list) -> None:
         axis(lo - pad, hi + pad)
 
 
+#: Line plots per system: (file prefix, curve key, time key, title, y label,
+#: log-log axes).
+LINE_PLOTS = [
+    (
+        "drift",
+        "drift",
+        "t",
+        "invariant drift",
+        "relative drift (worst invariant)",
+        True,
+    ),
+    (
+        "group_residual",
+        "group_residual",
+        "t",
+        "distance from the group",
+        "group residual",
+        True,
+    ),
+    (
+        "volume",
+        "log_volume",
+        "volume_t",
+        "phase-space volume",
+        "accumulated log|det J|",
+        False,
+    ),
+]
+
+
 def write_plots(plot_dir: Path, records: list[dict]) -> list[Path]:
     """Write every plot of every system; returns the files written."""
     plot_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for system, recs in _by_system(records).items():
-        jobs = [
-            (
-                "drift",
-                lambda p, r=recs, s=system: _line_plot(
-                    r,
-                    "drift",
-                    "t",
-                    f"{s}: invariant drift",
-                    "relative drift (worst invariant)",
-                    p,
-                ),
-            ),
-            (
-                "group_residual",
-                lambda p, r=recs, s=system: _line_plot(
-                    r,
-                    "group_residual",
-                    "t",
-                    f"{s}: distance from the group",
-                    "group residual",
-                    p,
-                ),
-            ),
-            (
-                "volume",
-                lambda p, r=recs, s=system: _line_plot(
-                    r,
-                    "log_volume",
-                    "volume_t",
-                    f"{s}: phase-space volume",
-                    "accumulated log|det J|",
-                    p,
-                    loglog=False,
-                ),
-            ),
-            ("phase", lambda p, r=recs, s=system: phase_plot(r, s, p)),
-        ]
-        for kind, fn in jobs:
+        for kind, key, t_key, title, ylabel, loglog in LINE_PLOTS:
             path = plot_dir / f"{kind}_{system}.png"
-            if fn(path):
+            if _line_plot(recs, key, t_key, f"{system}: {title}", ylabel, path, loglog):
                 written.append(path)
+        path = plot_dir / f"phase_{system}.png"
+        if phase_plot(recs, system, path):
+            written.append(path)
     return written
