@@ -30,7 +30,7 @@ from integrators._base import Integrator, Stepper
 
 __all__ = ["chunk_layout", "compiled_chunk"]
 
-MAX_CHUNK = 8
+MAX_CHUNK = 32
 _SERIAL = 0
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

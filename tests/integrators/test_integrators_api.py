@@ -184,7 +184,7 @@ def test_compile_rejects_iterative_methods(name):
 
 
 @pytest.mark.parametrize(
-    ("save_every", "layout"), [(1, (8, 8)), (3, (6, 2)), (10, (5, 0))]
+    ("save_every", "layout"), [(1, (32, 32)), (3, (30, 10)), (50, (25, 0))]
 )
 def test_compile_chunk_layout(save_every, layout):
     from integrators._compiled import chunk_layout
@@ -204,3 +204,23 @@ def test_compiled_path_matches_eager(name):
     )
     torch.testing.assert_close(fused[0], eager[0])
     torch.testing.assert_close(fused[1], eager[1], rtol=1e-12, atol=1e-12)
+
+
+class _Stiff:
+    """``x' = -1000 x``: fixed-point iteration diverges for ``dt > 2e-3``."""
+
+    def vector_field(self, t, x):
+        return -1000.0 * x
+
+
+@pytest.mark.xfail(
+    raises=integrators.IntegrationError,
+    strict=True,
+    reason="implicit midpoint uses fixed-point iteration, not Newton; "
+    "it fails (with IntegrationError) when dt * Lipschitz >= 2",
+)
+def test_implicit_midpoint_on_stiff_problem():
+    x0 = torch.ones(1, 1, dtype=torch.float64)
+    xs = integrators.integrate(_Stiff(), x0, 0.01, 10, "implicit-midpoint")[1]
+    exact_amplification = (1 - 5.0) / (1 + 5.0)  # midpoint rule on -1000 x, h = 0.01
+    torch.testing.assert_close(xs[-1], x0 * exact_amplification**10)
