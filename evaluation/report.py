@@ -147,6 +147,24 @@ def system_table(agg: dict, system: str) -> str:
     return "\n".join(lines)
 
 
+def overview_table(
+    agg: dict, systems: list[str], archs: list[str], mode: str = "one-step"
+) -> str:
+    """Systems x architectures: mean final drift, mean VPT and diverged share."""
+    lines = ["| system | " + " | ".join(archs) + " |", "|" + "---|" * (len(archs) + 1)]
+    for system in systems:
+        cells = []
+        for arch in archs:
+            stats = agg.get((system, arch, mode), {})
+            drift = stats.get("drift_final", (math.nan,))[0]
+            vpt = stats.get("vpt_time", (math.nan,))[0]
+            div = stats.get("diverged_fraction", (0.0,))[0]
+            text = f"{drift:.2g} / {vpt:.3g}"
+            cells.append(text + (f" ({div:.0%} div.)" if div > 0 else ""))
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_report(out: Path, config, rows: list[dict[str, Any]]) -> None:
     """Write ``report.md``: settings, then one ranked table per system."""
     agg = aggregate(rows)
@@ -168,6 +186,16 @@ def write_report(out: Path, config, rows: list[dict[str, Any]]) -> None:
         "ranked by final invariant drift (relative, worst invariant, median "
         "over trajectories), then by valid prediction time. `inf` marks a "
         "rollout that diverged.",
+    ]
+    parts += [
+        "",
+        f"## Overview ({'one-step'} mode)",
+        "",
+        "Final invariant drift / valid prediction time (time units), "
+        "means over seeds; the share of diverged trajectories in "
+        "brackets.",
+        "",
+        overview_table(agg, systems, list(config.archs)),
     ]
     for system in systems:
         parts += ["", f"## {system}", "", system_table(agg, system)]
