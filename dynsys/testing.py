@@ -203,6 +203,15 @@ def _method_calls(ctx: _Ctx, *batch: int) -> dict[str, tuple[Callable, tuple]]:
     }
 
 
+def _call(ctx: _Ctx, prop: str, name: str, fn: Callable, args: tuple) -> Tensor:
+    """``fn(*args)``; an exception fails ``prop`` naming the method ``name``."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        text = " ".join(str(exc).split())[:300]
+        _fail(ctx, prop, f"{name} raised {type(exc).__name__}: {text}")
+
+
 def _batching(ctx: _Ctx) -> None:
     count = _BATCH[0] * _BATCH[1]
     for name, (fn, args) in _method_calls(ctx, *_BATCH).items():
@@ -228,7 +237,8 @@ def _dtype(ctx: _Ctx) -> None:
         "left_jacobian_inv": (3, d, d),
         "residual": (3,),
     }
-    outputs = {name: fn(*args) for name, (fn, args) in _method_calls(ctx, 3).items()}
+    calls = _method_calls(ctx, 3).items()
+    outputs = {name: _call(ctx, "dtype and shapes", name, *c) for name, c in calls}
     outputs["identity"] = G.identity((3,), dtype=ctx.dtype)
     outputs["sample"] = G.sample(3, generator=ctx.gen, dtype=ctx.dtype)
     for name, out in outputs.items():
@@ -240,13 +250,26 @@ def _dtype(ctx: _Ctx) -> None:
 
 
 def _differentiable(ctx: _Ctx) -> None:
-    G = ctx.G
-    xi = ctx.vec(3).requires_grad_(True)
-    g = G.exp(xi)
-    loss = g.square().sum() + G.log(g).square().sum() + G.dexp_inv(xi, xi).sum()
-    (grad,) = torch.autograd.grad(loss, xi)
+    """Autograd through exp, log and dexp_inv matches central differences."""
+    G, xi, d = ctx.G, ctx.vec(3), ctx.vec(3)
+    w_g = torch.randn(3, G.matrix_size, G.matrix_size, generator=ctx.gen)
+    w_x = torch.randn(3, G.dim, generator=ctx.gen)
+    w_g, w_x = w_g.to(ctx.dtype), w_x.to(ctx.dtype)
+
+    def loss(z: Tensor) -> Tensor:
+        g = G.exp(z)
+        # log(exp(z)) is z, but autograd must go through both maps to get it.
+        return (w_g * g).sum() + (w_x * G.log(g)).sum() + (w_x * G.dexp_inv(z, d)).sum()
+
+    z = xi.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(z), z)
     if not bool(torch.isfinite(grad).all()):
         _fail(ctx, "differentiable", "non-finite gradient through exp/log/dexp_inv")
+    h = ctx.h
+    with torch.no_grad():
+        fd = (loss(xi + h * d) - loss(xi - h * d)) / (2 * h)
+    got = (grad * d).sum()
+    _close(ctx, "differentiable (autograd vs finite differences)", got, fd, ctx.fd_tol)
 
 
 def _sample(ctx: _Ctx) -> None:
@@ -292,12 +315,19 @@ def check_group(
         seed: seed of the random inputs.
 
     Raises:
-        AssertionError: naming the first property that fails.
+        AssertionError: naming the first property that fails (an exception
+            raised inside a check is reported as that property failing).
         TypeError: if ``G`` is not a :class:`LieGroup`.
     """
     if not isinstance(G, LieGroup):
         raise TypeError(f"check_group: expected a LieGroup, got {type(G).__name__}")
     for dt in (torch.float32, torch.float64) if dtype is None else (dtype,):
         ctx = _Ctx(G, dt, seed)
-        for _, check in PROPERTIES:
-            check(ctx)
+        for prop, check in PROPERTIES:
+            try:
+                check(ctx)
+            except AssertionError:
+                raise
+            except Exception as exc:  # a crash is a failed property, named
+                text = " ".join(str(exc).split())[:300]
+                _fail(ctx, prop, f"raised {type(exc).__name__}: {text}")

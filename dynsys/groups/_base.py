@@ -62,6 +62,14 @@ class LieGroup(abc.ABC):
         _check_float_dtype(dtype, f"{self.name}.identity")
         if isinstance(batch_shape, int):
             batch_shape = (batch_shape,)
+        if not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0
+            for s in batch_shape
+        ):
+            raise ValueError(
+                f"{self.name}.identity: expected batch_shape of non-negative ints,"
+                f" got {tuple(batch_shape)}"
+            )
         eye = torch.eye(self.matrix_size, dtype=dtype, device=device)
         return eye.expand(*batch_shape, self.matrix_size, self.matrix_size).clone()
 
@@ -74,9 +82,15 @@ class LieGroup(abc.ABC):
 
         Returns:
             ``(*batch, n, n)``.
+
+        Raises:
+            ValueError: shapes that are not ``(*batch, n, n)`` or batch shapes
+                that do not broadcast.
+            TypeError: ``g`` and ``h`` of different dtypes.
         """
         self._check_matrix(g, "compose", "g")
         self._check_matrix(h, "compose", "h")
+        self._check_pair(g, h, "compose", ("g", "h"), 2)
         return g @ h
 
     def inverse(self, g: Tensor) -> Tensor:
@@ -145,6 +159,7 @@ class LieGroup(abc.ABC):
         """
         self._check_vector(xi, "dexp_inv", "xi")
         self._check_vector(v, "dexp_inv", "v")
+        self._check_pair(xi, v, "dexp_inv", ("xi", "v"), 1)
         return (self.left_jacobian_inv(-xi) @ v.unsqueeze(-1)).squeeze(-1)
 
     # ------------------------------------------------------------------
@@ -209,6 +224,25 @@ class LieGroup(abc.ABC):
                 f" got {tuple(g.shape)}"
             )
 
+    def _check_pair(
+        self, a: Tensor, b: Tensor, method: str, args: tuple[str, str], core: int
+    ) -> None:
+        """Two inputs must share a dtype and have broadcastable batch shapes
+        (all but the last ``core`` axes)."""
+        where = f"{self.name}.{method}"
+        if a.dtype != b.dtype:
+            raise TypeError(
+                f"{where}: expected {args[0]} and {args[1]} of the same dtype, got "
+                f"{a.dtype} and {b.dtype}"
+            )
+        try:
+            torch.broadcast_shapes(a.shape[:-core], b.shape[:-core])
+        except RuntimeError:
+            raise ValueError(
+                f"{where}: batch shapes {tuple(a.shape[:-core])} of {args[0]} and "
+                f"{tuple(b.shape[:-core])} of {args[1]} do not broadcast"
+            ) from None
+
     def _check_in_group(self, g: Tensor, method: str) -> None:
         """Raise ``ValueError`` where a finite ``g`` is off the group.
 
@@ -242,7 +276,7 @@ def _check_tensor(x: object, where: str, arg: str) -> None:
         raise TypeError(
             f"{where}: expected {arg} to be a torch.Tensor, got {type(x).__name__}"
         )
-    if not x.dtype.is_floating_point:
+    if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(
             f"{where}: expected a floating-point {arg} (float32 or "
             f"float64), got {x.dtype}"

@@ -74,8 +74,9 @@ def get_group(name: str, **params: object) -> LieGroup:
         The group instance.
 
     Raises:
-        ValueError: unknown name (the message lists the known ones), or
-            parameters the factory does not accept.
+        ValueError: unknown name (the message lists the known ones), a
+            third-party entry point that fails to import, parameters the
+            factory does not accept, or required parameters left out.
     """
     key = str(name).lower()
     factory = _FACTORIES.get(key)
@@ -84,7 +85,14 @@ def get_group(name: str, **params: object) -> LieGroup:
         if ep is None:
             known = ", ".join(available_groups())
             raise ValueError(f"unknown group {name!r}; known groups: {known}")
-        factory = ep.load()
+        try:
+            factory = ep.load()
+        except Exception as exc:  # a broken plugin: name it, in one line
+            text = " ".join(str(exc).split())
+            raise ValueError(
+                f"group {key!r} from entry point {ep.value!r} failed to load: "
+                f"{type(exc).__name__}: {text}"
+            ) from exc
         _FACTORIES[key] = factory
     _check_params(key, factory, params)
     group = factory(**params)
@@ -100,11 +108,18 @@ def _check_params(key: str, factory: Callable[..., LieGroup], params: dict) -> N
         sig = inspect.signature(factory)
     except (TypeError, ValueError):  # builtins without a signature: let it call
         return
-    accepted = [
-        p.name
+    named = [
+        p
         for p in sig.parameters.values()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
+    accepted = [p.name for p in named]
+    missing = [p.name for p in named if p.default is p.empty and p.name not in params]
+    if missing:
+        raise ValueError(
+            f"group {key!r} needs parameter(s) {', '.join(missing)}, e.g. "
+            f"get_group({key!r}, {missing[0]}=...)"
+        )
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         return
     unknown = sorted(set(params) - set(accepted))

@@ -124,6 +124,7 @@ class MatrixLieGroup(LieGroup):
     def dexp_inv(self, xi: Tensor, v: Tensor) -> Tensor:
         self._check_vector(xi, "dexp_inv")
         self._check_vector(v, "dexp_inv", "v")
+        self._check_pair(xi, v, "dexp_inv", ("xi", "v"), 1)
         A = self.ad(-xi)
         batch = torch.broadcast_shapes(A.shape[:-2], v.shape[:-1])
         A = A.expand(*batch, self.dim, self.dim)

@@ -94,6 +94,7 @@ class SO2(LieGroup):
     def dexp_inv(self, xi: Tensor, v: Tensor) -> Tensor:
         self._check_vector(xi, "dexp_inv")
         self._check_vector(v, "dexp_inv", "v")
+        self._check_pair(xi, v, "dexp_inv", ("xi", "v"), 1)
         return torch.broadcast_to(v, torch.broadcast_shapes(v.shape, xi.shape)).clone()
 
     def residual(self, g: Tensor) -> Tensor:

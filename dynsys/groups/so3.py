@@ -192,6 +192,7 @@ class SO3(LieGroup):
     def dexp_inv(self, xi: Tensor, v: Tensor) -> Tensor:
         self._check_vector(xi, "dexp_inv")
         self._check_vector(v, "dexp_inv", "v")
+        self._check_pair(xi, v, "dexp_inv", ("xi", "v"), 1)
         # J_r^{-1}(w) v = v + w x v / 2 + D(t) w x (w x v)  (J_r(w) = J_l(-w)).
         wxv = torch.linalg.cross(xi, v, dim=-1)
         d = S.COT_TERM((xi * xi).sum(-1, keepdim=True))

@@ -177,6 +177,18 @@ class _UnbatchedDexpInv(SO3):
         return v if xi.ndim == 1 else super().dexp_inv(xi, v)
 
 
+class _DetachedLog(SO3):
+    """Right values, but log cuts the autograd graph (a silent wrong gradient)."""
+
+    def log(self, g):
+        return super().log(g.detach())
+
+
+class _CrashingAdjoint(SO3):
+    def adjoint(self, g):
+        raise RuntimeError("shape mismatch inside adjoint")
+
+
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
@@ -189,6 +201,11 @@ class _UnbatchedDexpInv(SO3):
         (_NoProject(), "residual ~0 after project"),
         (_Float64Only(), "dtype preserved"),
         (_UnbatchedDexpInv(), "batching (dexp_inv"),
+        (_DetachedLog(), "differentiable (autograd vs finite differences)"),
+        (
+            _CrashingAdjoint(),
+            "dtype and shapes' failed: adjoint raised RuntimeError: shape",
+        ),
     ],
     ids=lambda x: type(x).__name__ if not isinstance(x, str) else "",
 )

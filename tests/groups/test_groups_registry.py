@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from dynsys.groups import (
+    SE2,
     SE3,
     SO3,
     LieGroup,
@@ -95,6 +96,62 @@ def test_entry_point_groups_are_discovered(monkeypatch, tmp_path):
     assert G.name == "SO3-plugin"
     w = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
     assert torch.allclose(G.log(G.exp(w)), w)
+
+
+def test_installed_distribution_entry_point_is_discovered(monkeypatch, tmp_path):
+    """No monkeypatched metadata: a real ``*.dist-info`` on ``sys.path`` with an
+    ``entry_points.txt`` is found by importlib.metadata, as pip would install it."""
+    (tmp_path / "dynsys_ep_plugin.py").write_text(
+        "from dynsys.groups import SO2\n\nclass Circle(SO2):\n    name = 'Circle'\n"
+    )
+    info = tmp_path / "dynsys_ep_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: dynsys-ep-plugin\nVersion: 0.1\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[dynsys.groups]\n"
+        "circle-ep = dynsys_ep_plugin:Circle\n"
+        "broken-ep = dynsys_ep_missing_module:Nothing\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_registry, "_FACTORIES", dict(_registry._FACTORIES))
+    assert {"circle-ep", "broken-ep"} <= set(available_groups())
+    G = get_group("circle-ep")
+    assert G.name == "Circle" and G.dim == 1
+    theta = torch.tensor([2.5], dtype=torch.float64)
+    assert torch.equal(G.log(G.exp(theta)), theta)
+    with pytest.raises(ValueError, match=r"'broken-ep'.*failed to load.*ModuleNotF"):
+        get_group("broken-ep")
+
+
+def test_missing_required_parameter_is_a_value_error(monkeypatch):
+    monkeypatch.setattr(_registry, "_FACTORIES", dict(_registry._FACTORIES))
+    register_group("needs-n", lambda n: Sp(n))
+    with pytest.raises(ValueError, match=r"'needs-n' needs parameter\(s\) n"):
+        get_group("needs-n")
+    assert get_group("needs-n", n=2).matrix_size == 4
+
+
+@pytest.mark.parametrize("G", [SO3(), SE2(), Sp(1)], ids=repr)
+def test_mismatched_pairs_and_batch_shapes_are_clear_errors(G):
+    """compose/dexp_inv with batches that do not broadcast, mixed dtypes,
+    half precision and negative batch sizes: ValueError/TypeError naming
+    what was expected, never torch's internal RuntimeError."""
+    f64, f32 = torch.float64, torch.float32
+    g2, g4 = G.identity((2,), dtype=f64), G.identity((4,), dtype=f64)
+    with pytest.raises(ValueError, match=r"compose: batch shapes \(2,\) of g and"):
+        G.compose(g2, g4)
+    with pytest.raises(TypeError, match="compose: expected g and h of the same"):
+        G.compose(g2, G.identity((2,), dtype=f32))
+    xi2, v4 = torch.zeros(2, G.dim, dtype=f64), torch.zeros(4, G.dim, dtype=f64)
+    with pytest.raises(ValueError, match="dexp_inv: batch shapes"):
+        G.dexp_inv(xi2, v4)
+    with pytest.raises(TypeError, match="float32 or float64.*float16"):
+        G.exp(torch.zeros(G.dim, dtype=torch.float16))
+    with pytest.raises(ValueError, match="batch_shape of non-negative ints"):
+        G.identity((-1,))
+    assert G.compose(g2[:1], g2).shape == g2.shape  # broadcasting still works
 
 
 @pytest.mark.parametrize("group", [SO3(), SE3(), Sp(1)], ids=lambda g: g.name)
