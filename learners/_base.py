@@ -18,6 +18,7 @@ of 1 means an error as large as a typical one-frame change.
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any
 
 import torch
@@ -162,7 +163,7 @@ class Operator(nn.Module, abc.ABC):
                 "an operator needs a model from learners.make_model with "
                 f"d_in == d_out; got config {config!r}"
             )
-        if dt is not None and not float(dt) > 0:
+        if dt is not None and not (math.isfinite(float(dt)) and float(dt) > 0):
             raise ValueError(f"dt must be a positive number, got {dt!r}")
         self.model = model
         self.normalizer = Normalizer(config["d_in"])
@@ -175,6 +176,20 @@ class Operator(nn.Module, abc.ABC):
     def state_dim(self) -> int:
         """The state dimension ``d``."""
         return int(self.model.config["d_in"])
+
+    def _check_state(self, x: object) -> None:
+        """Raise ``TypeError``/``ValueError`` unless ``x`` is a float ``(*b, d)``."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(
+                f"{type(self).__name__}.step: expected a floating-point tensor of "
+                f"states, got {got}"
+            )
+        if x.ndim < 1 or x.shape[-1] != self.state_dim:
+            raise ValueError(
+                f"{type(self).__name__}.step: expected states of shape "
+                f"(*batch, {self.state_dim}), got {tuple(x.shape)}"
+            )
 
     @property
     def loss_scale(self) -> torch.Tensor:

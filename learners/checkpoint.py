@@ -94,6 +94,10 @@ def save(obj: nn.Module, path: str | os.PathLike) -> Path:
 
 def _read(path: Path) -> tuple[dict, dict]:
     """Load and check the payload; returns ``(card, state)``."""
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"checkpoint {str(path)!r} is a directory; give a .pt file"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
@@ -133,6 +137,7 @@ def load(path: str | os.PathLike) -> nn.Module:
 
     Raises:
         FileNotFoundError: no such file.
+        IsADirectoryError: ``path`` is a directory.
         ValueError: the file is corrupted, foreign, or does not fit its card.
     """
     path = Path(path)

@@ -145,7 +145,8 @@ def make_model(
         ``make_model(**model.config)`` rebuilds it.
 
     Raises:
-        ValueError: unknown architecture or option, or a size below 1.
+        ValueError: unknown architecture or option, a size below 1, or a
+            seed outside ``[0, 2**63)``.
     """
     _check_arch(arch)
     for name, value in (("d_in", d_in), ("d_out", d_out), ("depth", depth)):
@@ -153,6 +154,10 @@ def make_model(
     if match_params is not None:
         hidden = matched_hidden(arch, d_in, d_out, match_params, depth, **kw)
     _check_size("hidden", hidden)
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+    ):
+        raise ValueError(f"seed must be None or an integer in [0, 2**63), got {seed!r}")
     block_kw = _block_kw(arch, kw)
     ctx = torch.random.fork_rng(devices=[]) if seed is not None else nullcontext()
     with ctx:

@@ -54,6 +54,7 @@ class OneStep(Operator):
 
     def step(self, x: torch.Tensor) -> torch.Tensor:
         """Advance ``x (*b, d)`` by one frame; returns ``(*b, d)`` in ``x``'s dtype."""
+        self._check_state(x)
         u = apply_model(self.model, self.normalizer.encode(x))
         if self.residual:
             return x + self.normalizer.delta_std.to(x.dtype) * u
@@ -116,6 +117,7 @@ class NeuralODE(Operator):
 
     def step(self, x: torch.Tensor) -> torch.Tensor:
         """Integrate ``x (*b, d)`` over one frame ``dt``; returns ``(*b, d)``."""
+        self._check_state(x)
         from torchdiffeq import odeint, odeint_adjoint
 
         dt = self._dt()

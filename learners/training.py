@@ -85,33 +85,46 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "unroll", "step_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(
-                f"val_fraction must lie in [0, 1), got {self.val_fraction}"
-            )
-        if self.schedule not in _SCHEDULES:
-            raise ValueError(
-                f"schedule must be one of {_SCHEDULES}, got {self.schedule!r}"
-            )
-        if self.dtype not in _DTYPES:
-            raise ValueError(
-                f"dtype must be one of {list(_DTYPES)}, got {self.dtype!r}"
-            )
-        if self.patience is not None and self.patience < 1:
-            raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
-        if self.weight_decay < 0 or not 0 < self.gamma <= 1:
-            raise ValueError(
-                "weight_decay must be >= 0 and gamma in (0, 1], got "
-                f"{self.weight_decay}, {self.gamma}"
-            )
+            _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
+        _require(_finite(self.lr) and self.lr > 0, "lr", "a positive number", self.lr)
+        # A NaN min_delta would make every epoch "no improvement" and silently
+        # hand back the untrained parameters.
+        ok = _finite(self.min_delta) and self.min_delta >= 0
+        _require(ok, "min_delta", "a finite number >= 0", self.min_delta)
+        ok = self.grad_clip is None or (_finite(self.grad_clip) and self.grad_clip > 0)
+        _require(ok, "grad_clip", "a positive number or None", self.grad_clip)
+        ok = _is_int(self.seed) and 0 <= self.seed < 2**63
+        _require(ok, "seed", "an integer in [0, 2**63)", self.seed)
+        ok = _finite(self.val_fraction) and 0 <= self.val_fraction < 1
+        _require(ok, "val_fraction", "a number in [0, 1)", self.val_fraction)
+        ok = self.schedule in _SCHEDULES
+        _require(ok, "schedule", f"one of {list(_SCHEDULES)}", self.schedule)
+        _require(self.dtype in _DTYPES, "dtype", f"one of {list(_DTYPES)}", self.dtype)
+        ok = self.patience is None or (_is_int(self.patience) and self.patience >= 1)
+        _require(ok, "patience", "an integer >= 1 or None", self.patience)
+        ok = _finite(self.weight_decay) and self.weight_decay >= 0
+        _require(ok, "weight_decay", "a finite number >= 0", self.weight_decay)
+        ok = _finite(self.gamma) and 0 < self.gamma <= 1
+        _require(ok, "gamma", "a number in (0, 1]", self.gamma)
 
     def to_dict(self) -> dict:
         """The settings as a plain dict."""
         return asdict(self)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: object) -> bool:
+    """A finite real number (int or float, not bool)."""
+    real = isinstance(value, int | float) and not isinstance(value, bool)
+    return real and math.isfinite(value)
+
+
+def _require(ok: bool, name: str, what: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 @dataclass

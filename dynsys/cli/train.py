@@ -32,6 +32,17 @@ def add_parser(sub) -> None:
     _model_options(p)
     _training_options(p)
     p.set_defaults(run=run)
+    p.error = _one_line_error(p)
+
+
+def _one_line_error(p: argparse.ArgumentParser):
+    """argparse prints the whole usage block before its message; a bad option
+    is one line on stderr like every other user error (exit status 2)."""
+
+    def error(message: str):
+        p.exit(2, f"dynsys train: error: {' '.join(message.split())}\n")
+
+    return error
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -39,17 +50,15 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         "--arch", help="architecture (dynsys list learners); required unless --init"
     )
     p.add_argument("--mode", choices=MODES, help="one-step map (default) or ODE")
-    p.add_argument("--hidden", type=int, default=64, help="hidden width (64)")
-    p.add_argument("--depth", type=int, default=1, help="number of blocks (1)")
+    p.add_argument("--hidden", type=int, help="hidden width (64)")
+    p.add_argument("--depth", type=int, help="number of blocks (1)")
     p.add_argument(
         "--match-params",
         type=int,
         metavar="N",
         help="choose the hidden width for about N parameters (overrides --hidden)",
     )
-    p.add_argument(
-        "--method", default="rk4", help="ODE method for neural-ode (rk4, dopri5, ...)"
-    )
+    p.add_argument("--method", help="ODE method for neural-ode (rk4, dopri5, ...)")
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:
@@ -82,6 +91,16 @@ def _build(args: argparse.Namespace, traj):
     import learners
 
     if args.init is not None:
+        fixed = [
+            f"--{name.replace('_', '-')}"
+            for name in ("arch", "hidden", "depth", "match_params", "method")
+            if getattr(args, name) is not None
+        ]
+        if fixed:
+            raise CLIError(
+                f"{', '.join(fixed)} cannot be combined with --init: the model "
+                "comes from the checkpoint"
+            )
         op = learners.load(args.init)
         if not isinstance(op, learners.Operator):
             raise CLIError(f"--init {args.init!r} holds a bare model, not an operator")
@@ -93,19 +112,22 @@ def _build(args: argparse.Namespace, traj):
             "--arch is required unless --init is given; known: "
             + ", ".join(learners.available())
         )
+    mode = args.mode or "one-step"
+    if mode == "one-step" and args.method is not None:
+        raise CLIError("--method applies only to --mode neural-ode")
     d = int(traj.states.shape[-1])
     model = learners.make_model(
         args.arch,
         d,
         d,
-        hidden=args.hidden,
-        depth=args.depth,
+        hidden=64 if args.hidden is None else args.hidden,
+        depth=1 if args.depth is None else args.depth,
         match_params=args.match_params,
         seed=args.seed,
     )
-    if (args.mode or "one-step") == "one-step":
+    if mode == "one-step":
         return learners.OneStep(model)
-    return learners.NeuralODE(model, method=args.method)
+    return learners.NeuralODE(model, method=args.method or "rk4")
 
 
 def _fit(op, traj, args: argparse.Namespace):

@@ -142,6 +142,8 @@ def test_corrupted_and_foreign_files_give_clear_errors(tmp_path):
             learners.load(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         learners.load(tmp_path / "missing.pt")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        learners.load(tmp_path)
 
 
 class _Boom:

@@ -22,7 +22,10 @@ def data(tmp_path_factory):
 
 
 def _train(capsys, *args):
-    rc = main(["train", *map(str, args)])
+    try:
+        rc = main(["train", *map(str, args)])
+    except SystemExit as exc:  # argparse's own errors exit from parse_args
+        rc = exc.code
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 
@@ -141,7 +144,29 @@ def _bad_cases(data, tmp_path):
                 ],
                 "'circle-rotation'",
             ),
-            ([*base, "--init", existing, "--out", good], "not a readable"),
+            (
+                ["--data", data / "so3.npz", "--init", existing, "--out", good],
+                "not a readable",
+            ),
+            ([*base, "--arch", "relu", "--out", good, "--mode", "ode"], "invalid choi"),
+            ([*base, "--arch", "relu", "--out", good, "--lr", "fast"], "invalid float"),
+            ([*base, "--arch", "relu", "--out", good, "--lr", "nan"], "lr must be"),
+            ([*base, "--arch", "relu", "--out", good, "--epochs", -1], "epochs must"),
+            ([*base, "--arch", "relu", "--out", tmp_path], "must end in .pt"),
+            ([*base, "--arch", "relu", "--out", good, "--seed", 2**64], "seed must"),
+            (
+                [*base, "--arch", "relu", "--out", good, "--method", "dopri5"],
+                "--method applies only to --mode neural-ode",
+            ),
+            (
+                [*base, "--init", data / "ref.pt", "--arch", "tanh", "--out", good],
+                "--arch, --hidden cannot be combined with --init",
+            ),
+            (["--data", tmp_path, "--arch", "relu", "--out", good], "outdir|exist"),
+            (
+                [*base, "--arch", "relu", "--out", existing, "--force", "--lr", 1e30],
+                "nan|inf",
+            ),
         ],
     )
 

@@ -255,6 +255,15 @@ def test_data_of_another_system_is_refused():
         ),
         ({}, [1, 2, 3], TypeError, "trajectory or a tuple"),
         ({"unroll": 2}, None, ValueError, "unroll > 1 needs trajectory"),
+        # A NaN min_delta once made every epoch "no improvement", so train()
+        # silently returned the untrained parameters.
+        ({"min_delta": float("nan")}, None, ValueError, "min_delta must be"),
+        ({"grad_clip": -1.0}, None, ValueError, "grad_clip must be"),
+        ({"weight_decay": float("nan")}, None, ValueError, "weight_decay must be"),
+        ({"patience": 1.5}, None, ValueError, "patience must be an integer"),
+        ({"lr": "1e-3"}, None, ValueError, "lr must be"),
+        ({"seed": 2**70}, None, ValueError, r"seed must be an integer in \[0, 2\*\*63"),
+        ({"val_fraction": float("nan")}, None, ValueError, "val_fraction must be"),
     ],
 )
 def test_bad_training_input(kwargs, data, error, message):
@@ -262,6 +271,26 @@ def test_bad_training_input(kwargs, data, error, message):
     data = data if data is not None else (torch.zeros(8, 2), torch.zeros(8, 2))
     with pytest.raises(error, match=message):
         learners.train(model, data, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["one-step", "neural-ode"])
+def test_step_rejects_states_of_the_wrong_size_or_dtype(kind):
+    model = learners.make_model("relu", 3, 3, hidden=4, seed=0)
+    op = (
+        learners.OneStep(model)
+        if kind == "one-step"
+        else learners.NeuralODE(model, dt=0.1)
+    )
+    name = type(op).__name__
+    with pytest.raises(
+        ValueError, match=rf"{name}.step: .*\(\*batch, 3\), got \(2, 4\)"
+    ):
+        op.step(torch.zeros(2, 4))
+    # Integer states once went through, with delta_std truncated to integers.
+    with pytest.raises(TypeError, match="floating-point tensor of states.*int64"):
+        op.step(torch.zeros(2, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="seed must be None or an integer"):
+        learners.make_model("relu", 3, 3, seed=-1)
 
 
 def test_operator_needs_a_square_model_and_known_method():
