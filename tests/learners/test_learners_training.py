@@ -87,16 +87,15 @@ def test_bias_free_bilinear_learns_a_quadratic_map():
     assert _rel_rms(model, q) < 1e-3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="P(Wx * Vx) is an even function of x; it "
-    "cannot represent a linear map (use bias=True)",
-)
 def test_bias_free_bilinear_cannot_learn_a_rotation():
+    # P(Wx * Vx) is even in x. For symmetric x, E[f(x) . A x] = 0 for any even
+    # f, so E|f(x) - A x|^2 = E|f|^2 + E|A x|^2 >= E|A x|^2: the relative RMS
+    # error of the best even fit is 1, whatever the training. (This was a
+    # strict xfail, which also "passed" on any crash.)
     A = MAPS["rotation"]
     model = learners.make_model("bilinear-nobias", 2, 2, hidden=16, seed=0)
-    _fit(model, lambda x: x @ A.T, epochs=100)
-    assert _rel_rms(model, lambda x: x @ A.T) < 0.12
+    _fit(model, lambda x: x @ A.T, epochs=30)
+    assert _rel_rms(model, lambda x: x @ A.T) > 0.95
 
 
 def _plane_rotation_trajectory(batch=16, frames=21, theta=0.1, dt=0.1):
@@ -224,6 +223,23 @@ def test_nan_loss_raises_and_keeps_last_good_parameters():
     assert all(
         torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)
     )
+
+
+def test_nan_in_a_later_epoch_restores_the_previous_epoch():
+    x, y = _pairs(lambda x: x @ MAPS["linear"].T, 64, 0)
+    model = learners.make_model("relu", 2, 2, hidden=4, seed=0)
+    snapshot = {}
+
+    def poison(epoch, train_loss, val_loss):
+        if epoch == 2:  # after epoch 2 was recorded as good, break a weight
+            snapshot.update({k: v.clone() for k, v in model.state_dict().items()})
+            with torch.no_grad():
+                model.blocks[0].layers[0].weight[0, 0] = float("nan")
+
+    with pytest.raises(learners.TrainingError, match="epoch 3.*parameters of epoch 2"):
+        learners.train(model, (x, y), epochs=5, lr=1e-2, progress=poison)
+    state = model.state_dict()
+    assert snapshot and all(torch.equal(state[k], v) for k, v in snapshot.items())
 
 
 def test_data_of_another_system_is_refused():
