@@ -53,11 +53,12 @@ DEFAULTS: dict[str, Any] = {
     ],
     "seeds": 3,
     "reference_hidden": 32,
-    "n_train": 1024,
+    "n_train": 512,
     "n_test": 512,
-    "epochs": 300,
-    "lr": 1e-2,
-    "batch_size": 128,
+    "epochs": 1500,
+    "lr": 3e-2,
+    "batch_size": 512,
+    "n_unlearn": 256,
     "unlearn_steps": 200,
     "unlearn_lr": 1e-3,
     "forget_weight": 1.0,
@@ -68,11 +69,14 @@ DEFAULTS: dict[str, Any] = {
 QUICK: dict[str, Any] = {
     "archs": ["bilinear", "swiglu", "geglu", "relu", "tanh", "sigmoid"],
     "seeds": 1,
-    "epochs": 100,
-    "unlearn_steps": 150,
-    "rollout_steps": 1000,
+    "epochs": 400,
+    "n_rollout": 8,
+    "rollout_steps": 500,
 }
 METHODS = ("surgery", "gradient")
+#: A trained model with forget or retain error above this did not fit the
+#: target; its edits are tabulated but left out of the summary.
+FIT_THRESHOLD = 0.1
 MARKER = "unlearning.json"
 
 
@@ -122,6 +126,7 @@ def _check_settings(s: dict[str, Any]) -> None:
         "n_test",
         "epochs",
         "batch_size",
+        "n_unlearn",
         "n_rollout",
         "rollout_steps",
     ):
@@ -188,10 +193,15 @@ def run(
         for seed in range(s["seeds"])
     ]
     rows: list[dict[str, Any]] = []
-    for result in _run_tasks(tasks, s, jobs):
-        rows += result
-        if progress is not None:
-            progress(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: intra-op threads only contend
+    try:
+        for result in _run_tasks(tasks, s, jobs):
+            rows += result
+            if progress is not None:
+                progress(1)
+    finally:
+        torch.set_num_threads(threads)
     order = {key: i for i, key in enumerate(tasks)}
     rows.sort(
         key=lambda r: (
@@ -340,6 +350,7 @@ def _base_row(target, arch, seed, model, untrained, s) -> dict[str, Any]:
         untrained, target, xt
     )
     row["forget_before"], row["retain_before"] = U.component_errors(model, target, xt)
+    row["fitted"] = max(row["forget_before"], row["retain_before"]) < FIT_THRESHOLD
     if target.invariants is not None:
         row["drift_true"] = _drift(None, target, seed, s)
         row["drift_before"] = _drift(model, target, seed, s)
@@ -351,6 +362,7 @@ def _edit(
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     from evaluation.structure import subspace_alignment
 
+    x = x[: s["n_unlearn"]]
     if method == "surgery":
         basis, _ = U.identify_input_subspace(model, target, x)
         align = subspace_alignment(basis, target.component().input_basis)
@@ -420,6 +432,8 @@ def _target_table(rows: list[dict]) -> str:
     ]
     for (arch, method), group in _groups(rows, "arch", "method").items():
         cells = [_mean_sd([r.get(k) for r in group]) for k, _ in cols]
+        if not all(r["fitted"] for r in group):
+            arch = f"{arch} (not fitted)"
         lines.append(
             f"| {arch} | {group[0]['n_params']} | {method} | "
             + " | ".join(cells)
@@ -435,7 +449,8 @@ def _is_nan(v) -> bool:
 def _summary(rows: list[dict]) -> list[str]:
     """One line per method: mean selectivity per architecture, best first."""
     lines = []
-    for (method,), group in _groups(rows, "method").items():
+    fitted = [r for r in rows if r["fitted"]]
+    for (method,), group in _groups(fitted, "method").items():
         per_arch = {
             a: statistics.fmean(r["selectivity"] for r in g)
             for (a,), g in _groups(group, "arch").items()
@@ -443,6 +458,13 @@ def _summary(rows: list[dict]) -> list[str]:
         ranked = sorted(per_arch.items(), key=lambda kv: -kv[1])
         text = ", ".join(f"{a} {v:.3f}" for a, v in ranked)
         lines.append(f"- **{method}**, mean S over targets and seeds: {text}")
+    misfits = sorted(
+        {(r["target"], r["arch"], r["seed"]) for r in rows}
+        - {(r["target"], r["arch"], r["seed"]) for r in fitted}
+    )
+    if misfits:
+        names = "; ".join(f"{t} {a} seed {s}" for t, a, s in misfits)
+        lines.append(f"- left out (trained F or R above {FIT_THRESHOLD}): {names}")
     return lines
 
 
@@ -506,7 +528,9 @@ def write_plots(plot_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
 def _panels(n: int, width: float = 4.6):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, n, figsize=(width * n, 4.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, n, figsize=(width * n, 4.2), squeeze=False, layout="constrained"
+    )
     return fig, list(axes[0])
 
 
@@ -583,7 +607,10 @@ def _bar_axes(ax, archs: list[str], series: dict[str, list[tuple]], log: bool):
 
 
 def _stat(group: list[dict], key: str) -> tuple[float, float]:
-    vals = [r[key] for r in group]
+    """Mean and sd over the fitted rows of ``group`` (NaN if none fitted)."""
+    vals = [r[key] for r in group if r["fitted"]]
+    if not vals:
+        return math.nan, 0.0
     sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
     return statistics.fmean(vals), sd if math.isfinite(sd) else 0.0
 
@@ -603,6 +630,9 @@ def _selectivity_plot(path: Path, rows: list[dict]) -> Path:
             for m in METHODS
         }
         _bar_axes(ax, archs, series, log=False)
+        for j in range(len(archs)):
+            if math.isnan(series[METHODS[0]][j][0]):
+                ax.text(j, 0.02, "not fitted", rotation=90, ha="center", fontsize=7)
         ax.set(ylim=(0, 1.05), title=target, ylabel="selectivity S")
     axes[-1].legend(fontsize=8)
     _save(fig, path)
@@ -628,7 +658,7 @@ def _drift_plot(path: Path, rows: list[dict]) -> Path:
         )
         ax.set(
             title=f"{target}: retained energy drift",
-            ylabel="max relative drift (median)",
+            ylabel="max relative drift (median; 1e6 = diverged)",
         )
         ax.legend(fontsize=8)
     _save(fig, path)
