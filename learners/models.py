@@ -11,6 +11,7 @@ or output maps, which keeps ``W, V, P`` readable for structure analysis.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -96,6 +97,9 @@ class ResidualStack(nn.Module):
 
 
 def _check_size(name: str, value) -> int:
+    """``value`` as a Python int >= 1 (numpy integers accepted), else ValueError."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # keeps the config JSON-serialisable
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
@@ -149,20 +153,22 @@ def make_model(
             seed outside ``[0, 2**63)``.
     """
     _check_arch(arch)
-    for name, value in (("d_in", d_in), ("d_out", d_out), ("depth", depth)):
-        _check_size(name, value)
+    d_in, d_out = _check_size("d_in", d_in), _check_size("d_out", d_out)
+    depth = _check_size("depth", depth)
     if match_params is not None:
         hidden = matched_hidden(arch, d_in, d_out, match_params, depth, **kw)
-    _check_size("hidden", hidden)
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+    hidden = _check_size("hidden", hidden)
+    if seed is not None and not (
+        isinstance(seed, numbers.Integral)
+        and not isinstance(seed, bool)
+        and 0 <= seed < 2**63
     ):
         raise ValueError(f"seed must be None or an integer in [0, 2**63), got {seed!r}")
     block_kw = _block_kw(arch, kw)
     ctx = torch.random.fork_rng(devices=[]) if seed is not None else nullcontext()
     with ctx:
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.manual_seed(int(seed))
         return ResidualStack(arch, d_in, d_out, hidden, depth, block_kw)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -83,6 +84,7 @@ class TrainConfig:
     grad_clip: float | None = None
 
     def __post_init__(self) -> None:
+        self._coerce_numbers()
         for name in ("epochs", "batch_size", "unroll", "step_every"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
@@ -106,6 +108,18 @@ class TrainConfig:
         _require(ok, "weight_decay", "a finite number >= 0", self.weight_decay)
         ok = _finite(self.gamma) and 0 < self.gamma <= 1
         _require(ok, "gamma", "a number in (0, 1]", self.gamma)
+
+    def _coerce_numbers(self) -> None:
+        """numpy scalars (from a sweep grid, say) become Python numbers, so the
+        checks below apply and the config stays JSON-serialisable."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                continue
+            if isinstance(value, numbers.Integral):
+                object.__setattr__(self, f.name, int(value))
+            elif f.type in ("float", "float | None"):
+                object.__setattr__(self, f.name, float(value))
 
     def to_dict(self) -> dict:
         """The settings as a plain dict."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -193,6 +194,8 @@ class LieGroup(abc.ABC):
             ValueError: ``n`` is not a non-negative int.
             TypeError: ``dtype`` is not a floating dtype.
         """
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool):
+            n = int(n)  # numpy integers too
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(
                 f"{self.name}.sample: expected n to be a non-negative int, got {n!r}"

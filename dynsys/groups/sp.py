@@ -22,6 +22,8 @@ Coordinates: ``xi`` lists the upper triangle of ``S`` row by row: the basis is
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor
 
@@ -61,6 +63,8 @@ class Sp(MatrixLieGroup):
     """
 
     def __init__(self, n: int = 1) -> None:
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool):
+            n = int(n)  # numpy integers too
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"Sp(n): n must be an integer >= 1, got {n!r}")
         self.n = n

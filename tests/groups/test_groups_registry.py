@@ -6,6 +6,7 @@ import re
 import textwrap
 from importlib import metadata
 
+import numpy as np
 import pytest
 import torch
 
@@ -214,3 +215,8 @@ def test_cli_lists_groups(capsys):
     assert rows["se3"][1:] == ["SE3", "6", "4x4"]
     assert rows["sp"][1:] == ["Sp(1)", "3", "2x2"]
     assert set(rows) == set(available_groups())
+
+
+def test_numpy_integers_are_accepted_as_sizes():
+    assert Sp(np.int64(2)).matrix_size == 4
+    assert SO3().sample(np.int64(3)).shape == (3, 3, 3)

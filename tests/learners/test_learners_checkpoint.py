@@ -166,3 +166,19 @@ def test_a_checkpoint_cannot_run_code(tmp_path, capsys):
     with pytest.raises(ValueError, match="not a readable"):
         learners.load(path)
     assert "code ran" not in capsys.readouterr().out
+
+
+def test_numpy_scalars_are_accepted_and_checkpoints_stay_json(tmp_path):
+    """Sizes and settings from a numpy sweep grid (np.int64, np.float32) were
+    refused with a confusing 'must be an integer >= 1, got 4'."""
+    model = learners.make_model(
+        "relu", np.int64(3), np.int64(3), hidden=np.int64(4), seed=np.int64(0)
+    )
+    assert model.config["hidden"] == 4 and type(model.config["hidden"]) is int
+    op = learners.OneStep(model)
+    hist = learners.train(
+        op, _traj(), epochs=np.int64(2), lr=np.float32(1e-2), batch_size=np.int32(8)
+    )
+    assert hist.epochs_run == 2 and type(hist.config["lr"]) is float
+    back = learners.load(learners.save(op, tmp_path / "np.pt"))
+    assert back.training_info["config"]["epochs"] == 2
