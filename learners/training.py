@@ -442,7 +442,7 @@ class _Fit:
 
 def train(
     target: nn.Module,
-    data,
+    data: object,
     config: TrainConfig | None = None,
     *,
     progress: Callable[[int, float, float | None], None] | None = None,

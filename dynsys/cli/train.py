@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import NoReturn
 
 from dynsys.cli._common import CLIError, check_output_path, progress_bar
 
 MODES = ("one-step", "neural-ode")
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand to the ``dynsys`` subparsers ``sub``."""
     p = sub.add_parser("train", help="train a learner on a trajectory file")
     p.add_argument("--data", required=True, help="trajectory file (.npz)")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
@@ -39,7 +41,7 @@ def _one_line_error(p: argparse.ArgumentParser):
     """argparse prints the whole usage block before its message; a bad option
     is one line on stderr like every other user error (exit status 2)."""
 
-    def error(message: str):
+    def error(message: str) -> NoReturn:
         p.exit(2, f"dynsys train: error: {' '.join(message.split())}\n")
 
     return error
@@ -91,22 +93,7 @@ def _build(args: argparse.Namespace, traj):
     import learners
 
     if args.init is not None:
-        fixed = [
-            f"--{name.replace('_', '-')}"
-            for name in ("arch", "hidden", "depth", "match_params", "method")
-            if getattr(args, name) is not None
-        ]
-        if fixed:
-            raise CLIError(
-                f"{', '.join(fixed)} cannot be combined with --init: the model "
-                "comes from the checkpoint"
-            )
-        op = learners.load(args.init)
-        if not isinstance(op, learners.Operator):
-            raise CLIError(f"--init {args.init!r} holds a bare model, not an operator")
-        if args.mode is not None and args.mode != op.kind:
-            raise CLIError(f"--mode {args.mode} differs from --init's {op.kind}")
-        return op
+        return _from_checkpoint(args)
     if args.arch is None:
         raise CLIError(
             "--arch is required unless --init is given; known: "
@@ -128,6 +115,29 @@ def _build(args: argparse.Namespace, traj):
     if mode == "one-step":
         return learners.OneStep(model)
     return learners.NeuralODE(model, method=args.method or "rk4")
+
+
+def _from_checkpoint(args: argparse.Namespace):
+    """The ``--init`` operator; model options would be silently ignored, so
+    they are refused."""
+    import learners
+
+    fixed = [
+        f"--{name.replace('_', '-')}"
+        for name in ("arch", "hidden", "depth", "match_params", "method")
+        if getattr(args, name) is not None
+    ]
+    if fixed:
+        raise CLIError(
+            f"{', '.join(fixed)} cannot be combined with --init: the model "
+            "comes from the checkpoint"
+        )
+    op = learners.load(args.init)
+    if not isinstance(op, learners.Operator):
+        raise CLIError(f"--init {args.init!r} holds a bare model, not an operator")
+    if args.mode is not None and args.mode != op.kind:
+        raise CLIError(f"--mode {args.mode} differs from --init's {op.kind}")
+    return op
 
 
 def _fit(op, traj, args: argparse.Namespace):
