@@ -159,7 +159,8 @@ def overview_table(
             drift = stats.get("drift_final", (math.nan,))[0]
             vpt = stats.get("vpt_time", (math.nan,))[0]
             div = stats.get("diverged_fraction", (0.0,))[0]
-            text = f"{drift:.2g} / {vpt:.3g}"
+            vpt_text = f"{vpt:.0f}" if abs(vpt) >= 100 else f"{vpt:.3g}"
+            text = f"{drift:.2g} / {vpt_text}"
             cells.append(text + (f" ({div:.0%} div.)" if div > 0 else ""))
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

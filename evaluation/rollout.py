@@ -98,6 +98,19 @@ def _stepper(op, dtype: torch.dtype | None, x_dtype: torch.dtype):
     return step, target
 
 
+def _bad_rows(pred: torch.Tensor) -> torch.Tensor:
+    """``(frames, batch)`` mask of states with a non-finite entry.
+
+    A sum over the state is non-finite whenever an entry is, so one reduction
+    settles the common all-finite case; only when some sum is non-finite (an
+    entry is, or finite entries overflow) is every entry checked.
+    """
+    flat = pred.reshape(pred.shape[0], pred.shape[1], -1)
+    if bool(torch.isfinite(flat.sum(-1)).all()):
+        return torch.zeros(flat.shape[:2], dtype=torch.bool, device=pred.device)
+    return ~torch.isfinite(flat).all(-1)
+
+
 def freeze_diverged(pred: torch.Tensor) -> torch.Tensor:
     """Set every frame from a trajectory's first non-finite frame on to NaN.
 
@@ -107,7 +120,7 @@ def freeze_diverged(pred: torch.Tensor) -> torch.Tensor:
     Returns:
         ``pred``.
     """
-    bad = ~torch.isfinite(pred.reshape(pred.shape[0], pred.shape[1], -1)).all(-1)
+    bad = _bad_rows(pred)
     if bad.any():
         after = torch.cummax(bad.to(torch.uint8), dim=0).values.bool()
         pred[after] = float("nan")
@@ -126,6 +139,6 @@ def divergence_step(pred: torch.Tensor) -> torch.Tensor:
     """
     if pred.dim() < 2:
         raise ValueError(f"pred must be (frames, batch, ...), got {tuple(pred.shape)}")
-    bad = ~torch.isfinite(pred.reshape(pred.shape[0], pred.shape[1], -1)).all(-1)
+    bad = _bad_rows(pred)
     first = bad.to(torch.uint8).argmax(dim=0)
     return torch.where(bad.any(dim=0), first, torch.full_like(first, -1))

@@ -96,3 +96,9 @@ def test_bad_input(steps, x0, err):
 def test_bad_dtype():
     with pytest.raises(TypeError, match="floating"):
         rollout(LinearOp(rotation(0.1)), torch.zeros(1, 2), 3, dtype=torch.int64)
+
+
+def test_large_finite_states_are_not_divergence():
+    pred = torch.full((3, 2, 2), 3e38, dtype=torch.float32)  # sums overflow
+    pred[2, 1, 0] = float("inf")
+    assert divergence_step(pred).tolist() == [-1, 2]
