@@ -375,7 +375,7 @@ def _edit(
         lr=s["unlearn_lr"],
         forget_weight=s["forget_weight"],
     )
-    return edited, {"identify_alignment": math.nan}
+    return edited, {}
 
 
 def _write_outputs(out: Path, s: dict, rows: list[dict[str, Any]]) -> None:
