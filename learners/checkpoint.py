@@ -3,8 +3,10 @@
 A checkpoint is a ``torch.save`` file holding one dict with only strings,
 integers and tensors: ``format`` (``"dynsys-learner"``), ``version``,
 ``meta`` (a JSON text: model config, parameter dtype, operator kind and
-options, system name and parameters, training config and summary) and
-``state`` (the ``state_dict``, normaliser statistics included). It is read
+options, system name and parameters, training config and summary),
+``state`` (the ``state_dict``, normaliser statistics included) and
+``sha256`` (a checksum of ``meta`` and the tensors, checked on load when
+present; files written before it was added load without the check). It is read
 with ``torch.load(..., weights_only=True)``, which refuses anything that
 would need unpickling code, and rebuilt from the card, so a loaded operator
 computes exactly what the saved one did.
@@ -12,6 +14,7 @@ computes exactly what the saved one did.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -71,11 +74,14 @@ def save(obj: nn.Module, path: str | os.PathLike) -> Path:
         TypeError: ``obj`` is not something :func:`load` can rebuild.
     """
     path = Path(path)
+    meta = json.dumps(_card(obj))
+    state = {k: v.detach().clone() for k, v in obj.state_dict().items()}
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "meta": json.dumps(_card(obj)),
-        "state": {k: v.detach().clone() for k, v in obj.state_dict().items()},
+        "meta": meta,
+        "state": state,
+        "sha256": _digest(meta, state),
     }
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.",
@@ -90,6 +96,20 @@ def save(obj: nn.Module, path: str | os.PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _digest(meta: str, state: dict) -> str:
+    """SHA-256 of the card and every tensor's name, dtype, shape and bytes.
+
+    torch's zip container has no check on tensor data, so a flipped bit in a
+    weight would otherwise load silently.
+    """
+    h = hashlib.sha256(meta.encode())
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{t.dtype}|{tuple(state[name].shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def _read(path: Path) -> tuple[dict, dict]:
@@ -120,8 +140,14 @@ def _read(path: Path) -> tuple[dict, dict]:
     try:
         card = json.loads(payload["meta"])
         state = dict(payload["state"])
-    except (KeyError, TypeError, ValueError) as exc:
+        digest = _digest(payload["meta"], state) if "sha256" in payload else None
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
         raise ValueError(f"{str(path)!r} has a damaged card ({exc})") from None
+    if digest is not None and digest != payload["sha256"]:
+        raise ValueError(
+            f"{str(path)!r} is corrupted: its tensors do not match the stored "
+            "SHA-256 checksum"
+        )
     return card, state
 
 

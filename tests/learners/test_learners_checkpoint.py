@@ -132,6 +132,31 @@ def _write_foreign_files(tmp_path):
     }
 
 
+def test_a_flipped_bit_in_a_weight_is_detected(tmp_path):
+    """torch's zip container does not check tensor bytes; the checkpoint's
+    SHA-256 does (before it, this file loaded with a changed weight)."""
+    op = _trained("one-step", "relu")
+    path = learners.save(op, tmp_path / "m.pt")
+    raw = bytearray(path.read_bytes())
+    weight = op.model.blocks[0].layers[0].weight.detach().numpy().tobytes()
+    at = raw.find(weight)
+    assert at > 0
+    raw[at + 3] ^= 0x01  # the exponent byte of the first float32 weight
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupted.*SHA-256"):
+        learners.load(path)
+
+
+def test_checkpoint_without_checksum_still_loads(tmp_path):
+    op = _trained("one-step", "relu")
+    path = learners.save(op, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["sha256"]
+    torch.save(payload, path)
+    x = torch.randn(3, 3, dtype=torch.float64)
+    assert torch.equal(learners.load(path).step(x), op.step(x))
+
+
 def test_corrupted_and_foreign_files_give_clear_errors(tmp_path):
     expected = _write_foreign_files(tmp_path)
     for name, message in expected.items():
