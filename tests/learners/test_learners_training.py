@@ -242,6 +242,32 @@ def test_nan_in_a_later_epoch_restores_the_previous_epoch():
     assert snapshot and all(torch.equal(state[k], v) for k, v in snapshot.items())
 
 
+def test_data_with_another_frame_interval_is_refused():
+    traj = _plane_rotation_trajectory(batch=4, frames=6)
+    op = learners.NeuralODE(learners.make_model("relu", 2, 2, hidden=4, seed=0))
+    learners.train(op, traj, epochs=1)
+    assert op.dt == pytest.approx(0.1)
+    # Same system and parameters (omega = theta / dt), but frames 0.2 apart.
+    slow = _plane_rotation_trajectory(batch=4, frames=6, theta=0.2, dt=0.2)
+    with pytest.raises(ValueError, match=r"frame interval dt=0.2.*dt=0.1"):
+        learners.train(op, slow, epochs=1)
+
+
+def test_training_logs_but_configures_no_logging(caplog):
+    import logging
+
+    root_handlers = list(logging.getLogger().handlers)
+    model = learners.make_model("relu", 2, 2, hidden=4, seed=0)
+    with caplog.at_level(logging.INFO, logger="learners.training"):
+        learners.train(model, _pairs(lambda x: x, 32, 0), epochs=2, val_fraction=0)
+    assert any(
+        r.name == "learners.training" and "trained 2 epochs" in r.getMessage()
+        for r in caplog.records
+    )
+    assert logging.getLogger("learners.training").handlers == []
+    assert list(logging.getLogger().handlers) == root_handlers
+
+
 def test_data_of_another_system_is_refused():
     traj = _plane_rotation_trajectory(batch=4, frames=6)
     op = learners.OneStep(learners.make_model("relu", 2, 2, hidden=4))
