@@ -15,7 +15,9 @@ Each (task, method) gives one row of ``results.csv`` with the forget and
 retain errors of the untrained, trained and edited model, the selectivity,
 the alignment of the identified subspace with the true one (surgery), and for
 the vector-field target the retained oscillator's energy drift over a long
-RK4 rollout before and after the edit. ``report.md`` averages over seeds;
+RK4 rollout before and after the edit. A trained model whose forget or
+retain error is above :data:`FIT_THRESHOLD` is flagged ``fitted = False``
+and left out of the summary. ``report.md`` averages over seeds;
 ``plots/`` holds forget against retain error, the selectivity per
 architecture and method, and the energy drift.
 """
