@@ -184,6 +184,17 @@ class _DetachedLog(SO3):
         return super().log(g.detach())
 
 
+class _ArccosLog(SO3):
+    """The angle from arccos((tr R - 1) / 2): right at large angles, no digits
+    near the identity."""
+
+    def log(self, g):
+        w = super().log(g)
+        c = (0.5 * (g.diagonal(dim1=-2, dim2=-1).sum(-1) - 1.0)).clamp(-1.0, 1.0)
+        n = torch.linalg.vector_norm(w, dim=-1, keepdim=True)
+        return torch.where(n > 0, w / n, w) * torch.arccos(c)[..., None]
+
+
 class _CrashingAdjoint(SO3):
     def adjoint(self, g):
         raise RuntimeError("shape mismatch inside adjoint")
@@ -202,6 +213,7 @@ class _CrashingAdjoint(SO3):
         (_Float64Only(), "dtype preserved"),
         (_UnbatchedDexpInv(), "batching (dexp_inv"),
         (_DetachedLog(), "differentiable (autograd vs finite differences)"),
+        (_ArccosLog(), "exp/log round trip near the identity"),
         (
             _CrashingAdjoint(),
             "dtype and shapes' failed: adjoint raised RuntimeError: shape",
