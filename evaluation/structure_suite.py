@@ -632,7 +632,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 FAMILIES = {
     "bilinear": "bilinear",
-    "bilinear-nobias": "bilinear",
+    # Without biases the block is a pure quadratic form: no linear term at all.
+    "bilinear-nobias": "bilinear-nobias",
     "swiglu": "gated",
     "geglu": "gated",
     "reglu": "gated",
@@ -645,7 +646,7 @@ FAMILIES = {
 
 def _family_means(rows: list[dict], key: str) -> str:
     parts = []
-    for fam in ("bilinear", "gated", "pointwise", "exact"):
+    for fam in ("bilinear", "bilinear-nobias", "gated", "pointwise", "exact"):
         vals = [
             r[key]
             for r in rows
