@@ -5,8 +5,8 @@ from the shipped suite file (``--config`` takes another TOML file).
 ``--suite structure`` and ``--suite unlearning`` are run by
 ``evaluation.structure_suite.run`` and ``evaluation.unlearning_suite.run``,
 which share the signature ``run(out_dir, quick=..., jobs=..., config=...,
-progress=..., seeds=None)``. The configuration and the output directory are
-checked before any training starts.
+progress=..., seeds=None, force=False)``. The configuration and the output
+directory are checked before any training starts.
 """
 
 from __future__ import annotations
@@ -104,4 +104,5 @@ def _run_external(args: argparse.Namespace) -> None:
             config=args.config,
             progress=bar.update,
             seeds=args.seeds,
+            force=args.force,
         )
