@@ -179,9 +179,13 @@ def _check_settings(s: dict[str, Any]) -> None:
     ):
         if not isinstance(s[key], int | float) or not s[key] > 0:
             raise ValueError(f"setting {key} must be a positive number, got {s[key]!r}")
+    import dynsys
+
     for entry in s["systems"]:
         if not isinstance(entry, dict) or "name" not in entry:
             raise ValueError(f"each systems entry needs a name, got {entry!r}")
+        dynsys.get_system(entry["name"], **entry.get("params", {}))  # validates
+    dynsys.get_system("modular-addition", p=s["p"], train_fraction=s["train_fraction"])
 
 
 # --------------------------------------------------------------------------
