@@ -61,10 +61,10 @@ class LieGroup(abc.ABC):
             ``(*batch_shape, n, n)`` identity matrices.
         """
         _check_float_dtype(dtype, f"{self.name}.identity")
-        if isinstance(batch_shape, int):
+        if isinstance(batch_shape, numbers.Integral):
             batch_shape = (batch_shape,)
         if not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
             for s in batch_shape
         ):
             raise ValueError(
@@ -72,7 +72,8 @@ class LieGroup(abc.ABC):
                 f" got {tuple(batch_shape)}"
             )
         eye = torch.eye(self.matrix_size, dtype=dtype, device=device)
-        return eye.expand(*batch_shape, self.matrix_size, self.matrix_size).clone()
+        shape = (*(int(s) for s in batch_shape), self.matrix_size, self.matrix_size)
+        return eye.expand(shape).clone()
 
     def compose(self, g: Tensor, h: Tensor) -> Tensor:
         """Group product ``g h``; batch shapes broadcast.

@@ -220,3 +220,5 @@ def test_cli_lists_groups(capsys):
 def test_numpy_integers_are_accepted_as_sizes():
     assert Sp(np.int64(2)).matrix_size == 4
     assert SO3().sample(np.int64(3)).shape == (3, 3, 3)
+    assert SO3().identity(np.int64(2)).shape == (2, 3, 3)
+    assert SO3().identity((np.int64(2), 1)).shape == (2, 1, 3, 3)
