@@ -17,6 +17,7 @@ from evaluation._base import (
     SystemSpec,
     TrainSpec,
 )
+from evaluation.grid import bench
 from evaluation.metrics import (
     drift_exponent,
     jacobian_metrics,
@@ -33,6 +34,7 @@ __all__ = [
     "Scores",
     "SystemSpec",
     "TrainSpec",
+    "bench",
     "divergence_step",
     "drift_exponent",
     "jacobian_metrics",

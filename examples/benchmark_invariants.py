@@ -20,8 +20,7 @@ import tempfile
 
 import dynsys
 import learners
-from evaluation import BenchConfig, RolloutSpec, SystemSpec, TrainSpec
-from evaluation.bench import bench
+from evaluation import BenchConfig, RolloutSpec, SystemSpec, TrainSpec, bench
 
 
 def make_config(

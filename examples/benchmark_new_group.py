@@ -26,8 +26,7 @@ from benchmark_invariants import invariant_table, make_config  # noqa: E402
 import learners  # noqa: E402
 from dynsys.groups import get_group, register_group  # noqa: E402
 from dynsys.testing import check_group  # noqa: E402
-from evaluation import SystemSpec  # noqa: E402
-from evaluation.bench import bench  # noqa: E402
+from evaluation import SystemSpec, bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

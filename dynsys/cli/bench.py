@@ -1,6 +1,6 @@
 """``dynsys bench [--suite S] [--config FILE.toml] [--quick] [--jobs J] --out DIR``.
 
-``--suite dynamics`` (the default) runs the grid of :mod:`evaluation.bench`
+``--suite dynamics`` (the default) runs the grid of :mod:`evaluation.grid`
 from the shipped suite file (``--config`` takes another TOML file).
 ``--suite structure`` and ``--suite unlearning`` are run by
 ``evaluation.structure_suite.run`` and ``evaluation.unlearning_suite.run``,
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_dynamics(args: argparse.Namespace) -> None:
-    from evaluation.bench import bench
     from evaluation.config import load_config
+    from evaluation.grid import bench
 
     config = load_config(args.config or args.suite, quick=args.quick, seeds=args.seeds)
     with progress_bar(len(config.cells()), f"bench {config.name}", "cell") as bar:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     for key, value in scores.summary.items():
         print(f"{key.ljust(width)}  {value:.6g}")
     if out is not None:
-        from evaluation.bench import write_json
+        from evaluation.grid import write_json
 
         summary = {
             k: (v if math.isfinite(v) else str(v)) for k, v in scores.summary.items()

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-import evaluation.bench as bench_mod
-from evaluation.bench import bench
+import evaluation.grid as bench_mod
 from evaluation.config import builtin_suites, load_config, parse_config
+from evaluation.grid import bench
 
 TINY = {
     "name": "tiny",
