@@ -77,7 +77,9 @@ def score(
             threshold is not positive.
     """
     pred, dt = _states(pred, system)
-    ref, _ = _states(reference, system)
+    ref, ref_dt = _states(reference, system)
+    if hasattr(reference, "times"):  # the ground truth's own frame spacing
+        dt = ref_dt
     pred, ref = _align(pred, ref)
     if not vpt_threshold > 0:
         raise ValueError(f"vpt_threshold must be > 0, got {vpt_threshold}")

@@ -137,3 +137,12 @@ def test_geodesic_error_of_known_rotation(theta):
     assert torch.allclose(geo, torch.full_like(geo, theta), rtol=1e-6, atol=1e-9)
     res = s.series[f"group_residual/{part}"]
     assert res[0].max() < 1e-12 and (res[1] > 1e-2).all()
+
+
+def test_time_units_come_from_the_reference_trajectory():
+    import dynsys
+
+    system = dynsys.get_system("harmonic-oscillator")
+    ref = dynsys.simulate(system, system.sample(2, seed=0), steps=8, dt=0.25)
+    s = score(system, ref.states.clone(), ref)
+    assert s.dt == 0.25 and s.summary["vpt_time"] == pytest.approx(8 * 0.25)
