@@ -64,9 +64,10 @@ def test_every_architecture_learns_linear_maps(arch, name):
     model = learners.make_model(arch, 2, 2, hidden=16, seed=0)
     assert _rel_rms(model, fn) > 0.3  # untrained: far off
     hist = _fit(model, fn, lr=2e-2, batch_size=128)
-    assert hist.val_loss[-1] < 2e-2
-    # Relative RMS error on fresh Gaussian points (largest seen: sigmoid, ~0.08).
-    assert _rel_rms(model, fn) < 0.12
+    # Measured (torch 2.13, CPU): val loss <= 3.3e-3 and relative RMS error on
+    # fresh points <= 0.081 (sigmoid); every other family <= 1.3e-3 and 0.048.
+    assert hist.val_loss[-1] < 5e-3
+    assert _rel_rms(model, fn) < (0.1 if arch == "sigmoid" else 0.07)
 
 
 def test_bilinear_with_bias_learns_a_linear_map_to_round_off():
