@@ -239,13 +239,14 @@ class LieGroup(abc.ABC):
                 f"{where}: expected {args[0]} and {args[1]} of the same dtype, got "
                 f"{a.dtype} and {b.dtype}"
             )
-        try:
-            torch.broadcast_shapes(a.shape[:-core], b.shape[:-core])
-        except RuntimeError:
+        sa, sb = a.shape[:-core], b.shape[:-core]
+        # Plain shape arithmetic (no try/except), so torch.compile can trace it.
+        pairs = zip(sa[::-1], sb[::-1], strict=False)  # aligned from the right
+        if any(x != y and 1 not in (x, y) for x, y in pairs):
             raise ValueError(
-                f"{where}: batch shapes {tuple(a.shape[:-core])} of {args[0]} and "
-                f"{tuple(b.shape[:-core])} of {args[1]} do not broadcast"
-            ) from None
+                f"{where}: batch shapes {tuple(sa)} of {args[0]} and "
+                f"{tuple(sb)} of {args[1]} do not broadcast"
+            )
 
     def _check_in_group(self, g: Tensor, method: str) -> None:
         """Raise ``ValueError`` where a finite ``g`` is off the group.
