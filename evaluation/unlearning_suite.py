@@ -609,12 +609,17 @@ def _bar_axes(ax, archs: list[str], series: dict[str, list[tuple]], log: bool):
 
 
 def _stat(group: list[dict], key: str) -> tuple[float, float]:
-    """Mean and sd over the fitted rows of ``group`` (NaN if none fitted)."""
+    """Mean and sd over the fitted rows of ``group`` (NaN if none fitted).
+
+    A non-finite value (a diverged rollout) makes the mean infinite.
+    """
     vals = [r[key] for r in group if r["fitted"]]
     if not vals:
         return math.nan, 0.0
+    if not all(math.isfinite(v) for v in vals):
+        return math.inf, 0.0
     sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return statistics.fmean(vals), sd if math.isfinite(sd) else 0.0
+    return statistics.fmean(vals), sd
 
 
 def _selectivity_plot(path: Path, rows: list[dict]) -> Path:

@@ -348,3 +348,41 @@ def test_suite_reads_toml_and_quick_settings(tmp_path):
     assert s["seeds"] == 2 and s["archs"] == ["tanh"]
     assert s["epochs"] == S.QUICK["epochs"]
     assert S.settings(quick=True, seeds=5)["seeds"] == 5
+
+
+def _row(arch, method, fitted=True, drift=0.1, S_=0.9):
+    return {
+        "target": "two-oscillators",
+        "forgotten": "oscillator-2",
+        "arch": arch,
+        "seed": 0,
+        "n_params": 10,
+        "method": method,
+        "fitted": fitted,
+        "forget_untrained": 1.0,
+        "forget_before": 1e-3,
+        "forget_after": 1.2,
+        "retain_before": 1e-3,
+        "retain_after": 2e-3,
+        "selectivity": S_,
+        "drift_true": 1e-7,
+        "drift_before": 0.1,
+        "drift_after": drift,
+    }
+
+
+def test_report_and_plots_survive_diverged_and_unfitted_rows(tmp_path):
+    rows = [
+        _row("relu", "surgery"),
+        _row("relu", "gradient", drift=math.inf),
+        _row("tanh", "surgery", fitted=False, drift=math.nan),
+        _row("tanh", "gradient", fitted=False, drift=math.inf),
+    ]
+    rows += [dict(r, seed=1) for r in rows]
+    (tmp_path / "plots").mkdir()
+    plots = S.write_plots(tmp_path / "plots", rows)
+    assert len(plots) == 3 and all(p.stat().st_size > 1000 for p in plots)
+    text = S.report(S.settings(quick=True), rows, plots)
+    assert "| relu | 10 | gradient |" in text and "| inf |" in text
+    assert "tanh (not fitted)" in text
+    assert "left out (trained F or R above 0.1): two-oscillators tanh seed 0" in text
