@@ -544,7 +544,8 @@ def _arch_colours(rows: list[dict]) -> dict[str, Any]:
 
 
 def _floor(v: float) -> float:
-    return max(v, 1e-12) if math.isfinite(v) else 1e6
+    """Clamp to ``[1e-12, 1e6]`` for log axes (1e6 stands for blown up); NaN stays."""
+    return v if math.isnan(v) else min(max(v, 1e-12), 1e6)
 
 
 def _forget_retain_plot(path: Path, rows: list[dict]) -> Path:
