@@ -524,6 +524,8 @@ def write_plots(plot_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
     ]
     if any("drift_after" in r for r in rows):
         paths.append(_drift_plot(plot_dir / "energy_drift.png", rows))
+    else:  # no dynamics target: drop a stale plot of an earlier (--force) run
+        (plot_dir / "energy_drift.png").unlink(missing_ok=True)
     return paths
 
 
