@@ -24,11 +24,18 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, status 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's contract
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
     from dynsys import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dynsys",
         description="Simulate dynamical systems on Lie groups and benchmark "
         "how well learned models keep their structure.",
@@ -36,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         try:
             mod = importlib.import_module(f"dynsys.cli.{module}")
         except ModuleNotFoundError as exc:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import NoReturn
 
 from dynsys.cli._common import CLIError, check_output_path, progress_bar
 
@@ -34,17 +33,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _model_options(p)
     _training_options(p)
     p.set_defaults(run=run)
-    p.error = _one_line_error(p)
-
-
-def _one_line_error(p: argparse.ArgumentParser):
-    """argparse prints the whole usage block before its message; a bad option
-    is one line on stderr like every other user error (exit status 2)."""
-
-    def error(message: str) -> NoReturn:
-        p.exit(2, f"dynsys train: error: {' '.join(message.split())}\n")
-
-    return error
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
