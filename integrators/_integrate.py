@@ -63,8 +63,8 @@ def integrate(
 
     Raises:
         ValueError: unknown method, a method that cannot serve ``problem``
-            (the message names those that can), a bad grid, or ``compile=True``
-        with an implicit or adaptive method.
+            (the message names those that can), a bad grid, or
+            ``compile=True`` with an implicit or adaptive method.
         TypeError: if ``x0`` is not floating point.
         IntegrationError: if an implicit or adaptive solve fails.
     """
