@@ -23,7 +23,8 @@ Per frame ``t`` and trajectory ``b`` (all in float64):
 
 Jacobians are taken only at a subsample of frames (``jacobian_points``, evenly
 spaced); the accumulated volume multiplies each sampled log-determinant by the
-stride, a rectangle rule that is exact when every frame is sampled.
+number of steps up to the next sample (the last by the steps left), a
+rectangle rule that is exact when every frame is sampled or the map is linear.
 """
 
 from __future__ import annotations
@@ -292,7 +293,7 @@ def jacobian_metrics(system, op, pred: torch.Tensor, points: int = 64):
     Returns:
         ``(steps (k,), series)``: the sampled frame indices and a dict with
         ``log_det`` and ``log_volume`` (accumulated up to the end of each
-        sampled step, rectangle rule with the sampling stride) and, for
+        sampled interval, rectangle rule weighted by the interval) and, for
         Hamiltonian systems, ``symplecticity``; each ``(k, batch)``.
     """
     n_steps = pred.shape[0] - 1
@@ -308,7 +309,10 @@ def jacobian_metrics(system, op, pred: torch.Tensor, points: int = 64):
     sign, logabs = torch.linalg.slogdet(jac)
     logabs = torch.where(sign == 0, torch.full_like(logabs, -math.inf), logabs)
     logabs = torch.where(ok, logabs, torch.full_like(logabs, math.nan))
-    series = {"log_det": logabs, "log_volume": torch.cumsum(logabs * stride, 0)}
+    # Each sample stands for the steps up to the next one (the last for those
+    # left before the end), so the weights sum to n_steps exactly.
+    width = torch.diff(idx, append=torch.tensor([n_steps])).to(logabs.dtype)
+    series = {"log_det": logabs, "log_volume": torch.cumsum(logabs * width[:, None], 0)}
     n_dof = int(getattr(system, "n_dof", 0) or 0)
     if getattr(system, "is_hamiltonian", False) and 2 * n_dof == pred.shape[-1]:
         series["symplecticity"] = symplecticity_defect(jac, n_dof)

@@ -41,6 +41,19 @@ def test_volume_with_subsampled_jacobians_uses_stride():
     assert s.summary["log_volume_final"] == pytest.approx(expect, rel=1e-12)
 
 
+def test_volume_counts_a_short_last_interval_once():
+    # 10 steps sampled at 3 points: stride 4 gives frames 0, 4, 8 and the last
+    # sample covers only steps 8 and 9, so the total is 10 log|det A|, not 12.
+    A = torch.diag(torch.tensor([2.0, 0.25], dtype=torch.float64)) * 1.5
+    pred = _rollout(A, 10)
+    s = score(PlaneSystem(), pred, pred, op=LinearOp(A), jacobian_points=3)
+    assert s.jacobian_steps.tolist() == [0, 4, 8]
+    per_step = math.log(0.5 * 2.25)
+    vol = s.jacobian_series["log_volume"][:, 0]
+    assert vol.tolist() == pytest.approx([4 * per_step, 8 * per_step, 10 * per_step])
+    assert s.summary["log_volume_final"] == pytest.approx(10 * per_step, rel=1e-12)
+
+
 def test_slogdet_keeps_huge_determinants_finite():
     A = torch.eye(8, dtype=torch.float64) * 1e60
     jac = step_jacobians(LinearOp(A), torch.ones(2, 8, dtype=torch.float64))
