@@ -152,10 +152,15 @@ class Trajectory:
 
         Raises:
             FileNotFoundError: no such file.
+            IsADirectoryError: ``path`` is a directory.
             ValueError: the file is truncated, not a dynsys trajectory, or was
                 written by a newer format version.
         """
         path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"trajectory path {str(path)!r} is a directory, not a .npz file"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"trajectory file {str(path)!r} does not exist")
         arrays = _read_arrays(path)
@@ -223,8 +228,11 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except ValueError as exc:
         if "dynsys trajectory" in str(exc):
             raise
+        # numpy's own message here (pickled data, a bad header) advises loading
+        # the file unsafely; a trajectory never holds pickles, so do not echo it.
         raise ValueError(
-            f"{str(path)!r} is not a readable .npz trajectory file ({exc})"
+            f"{str(path)!r} is not a dynsys trajectory file "
+            "(not a .npz archive of plain numeric arrays)"
         ) from None
 
 

@@ -89,10 +89,21 @@ def test_foreign_files(tmp_path):
         Trajectory.load(other)
     text = tmp_path / "notes.npz"
     text.write_text("hello")
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="not a dynsys trajectory"):
         Trajectory.load(text)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         Trajectory.load(tmp_path / "missing.npz")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        Trajectory.load(tmp_path)
+
+
+def test_random_bytes_are_not_a_trajectory(tmp_path):
+    # numpy reads unknown bytes as a pickle and advises allow_pickle: we must not.
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(bytes(range(256)) * 2)
+    with pytest.raises(ValueError, match="not a dynsys trajectory") as info:
+        Trajectory.load(path)
+    assert "allow_pickle" not in str(info.value)
 
 
 def _rewrite_card(path, **changes):
@@ -121,8 +132,9 @@ def test_pickled_arrays_are_refused(tmp_path):
     with zipfile.ZipFile(path, "w") as zf:
         for name in ("states", "times", "card"):
             zf.writestr(f"{name}.npy", buf.getvalue())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a dynsys trajectory") as info:
         Trajectory.load(path)
+    assert "allow_pickle" not in str(info.value)
 
 
 @pytest.mark.parametrize(
