@@ -198,6 +198,9 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
         dir=path.parent if str(path.parent) else ".",
     )
     try:
+        # mkstemp creates the file 0600; give it the mode open() would (0666
+        # less the umask) so that outputs are as readable as any other file.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -206,6 +209,13 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from dynsys.trajectory import atomic_write
 from learners._base import Operator
 from learners.models import make_model
 from learners.operators import OPERATORS
@@ -83,18 +83,7 @@ def save(obj: nn.Module, path: str | os.PathLike) -> Path:
         "state": state,
         "sha256": _digest(meta, state),
     }
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        dir=path.parent if str(path.parent) else ".",
-    )
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda fh: torch.save(payload, fh))
     return path
 
 

@@ -147,6 +147,9 @@ def _initial_states(args: argparse.Namespace, system) -> torch.Tensor:
         raise CLIError(f"--x0 holds {arr.shape[0]} states but --batch is {args.batch}")
     if not np.issubdtype(arr.dtype, np.floating):
         raise CLIError(f"--x0 must be a floating-point array, got {arr.dtype}")
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+        raise CLIError(f"--x0 must hold finite numbers; state {bad} has NaN or inf")
     return torch.from_numpy(arr.astype(np.float64))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import stat
 from types import SimpleNamespace
 
 import numpy as np
@@ -80,6 +82,15 @@ def test_save_overwrites_atomically_and_leaves_no_temp_files(tmp_path):
     learners.save(op, path)
     assert learners.load(path).system == "linear-symplectic"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_saved_checkpoint_gets_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o027)
+    try:
+        learners.save(_trained("one-step"), tmp_path / "m.pt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.pt").stat().st_mode) == 0o640
 
 
 def test_save_refuses_foreign_modules(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 
 import numpy as np
 import pytest
@@ -166,6 +168,38 @@ def test_wrong_x0_shape(tmp_path, capsys):
     )
     assert code == 2 and r"shape (batch, 4)" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x0.npy"]
+
+
+def test_non_finite_x0_is_refused(tmp_path, capsys):
+    x0 = tmp_path / "x0.npy"
+    np.save(x0, np.array([[0.1, 0.2], [np.nan, 1.0]]))
+    out = tmp_path / "p.npz"
+    code, _, err = _run(
+        capsys,
+        "simulate",
+        "pendulum",
+        "--x0",
+        str(x0),
+        "--steps",
+        "3",
+        "--out",
+        str(out),
+    )
+    assert code == 2 and "state 1 has NaN or inf" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x0.npy"]
+
+
+def test_outputs_get_the_umask_mode_not_0600(tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "ho.npz"
+        argv = ["simulate", "harmonic-oscillator", "--batch", "1", "--steps", "2"]
+        code, _, err = _run(capsys, *argv, "--out", str(out), "--plot")
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert stat.S_IMODE(out.with_suffix(".png").stat().st_mode) == 0o644
 
 
 def test_existing_output_needs_force(tmp_path, capsys):
