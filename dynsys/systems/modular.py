@@ -14,6 +14,16 @@ So that the task is also a dynamical system of the registry, its state is
 the pair ``[onehot(a), onehot(b)]`` and one step is the Fibonacci recurrence
 ``(a, b) -> (b, a + b) mod p``, extended off the lattice by the convolution:
 ``[x, y] -> [y, x * y]``.
+
+Limitation: the extension is expansive. Linearised at a lattice state, a
+perturbation maps as ``(dx, dy) -> (dy, S dx + S' dy)`` with shifts ``S, S'``,
+the Fibonacci matrix ``[[0, 1], [1, 1]]`` up to permutations, so off-lattice
+errors grow like the golden ratio ``phi = (1 + sqrt 5)/2`` per step (Lyapunov
+exponent ``log phi``), and the bilinear map then blows them up (the mass
+``sum(x)`` obeys the Fibonacci recurrence in the exponent). The ground truth
+therefore keeps states exactly on the lattice (:func:`cyclic_convolution`
+sums directly, exactly); a learned model's lattice error is expected to grow
+by up to ``phi`` per step unless it corrects it.
 """
 
 from __future__ import annotations
@@ -33,18 +43,28 @@ from dynsys.systems._registry import register_system
 
 
 def cyclic_convolution(x: Tensor, y: Tensor) -> Tensor:
-    """``(x * y)[k] = sum_a x[a] y[k - a mod p]`` over the last axis (via FFT).
+    """``(x * y)[k] = sum_a x[a] y[k - a mod p]`` over the last axis, summed directly.
+
+    The direct sum (not the FFT of the convolution theorem) is exact on the
+    one-hot lattice: every product is 0 or 1 and every partial sum an integer,
+    so ``e_a * e_b = e_{a+b}`` holds bit for bit. Through the FFT each step
+    adds round-off that the Fibonacci map then amplifies (see
+    :class:`ModularAddition`). Cost ``O(p^2)`` per state, memory ``O(p)``.
 
     Args:
         x: ``(*b, p)``.
         y: ``(*b, p)``.
 
     Returns:
-        ``(*b, p)``, real.
+        ``(*b, p)``, in the promoted dtype of ``x`` and ``y``.
     """
-    # Convolution theorem: the DFT turns cyclic convolution into a product.
-    out = torch.fft.ifft(torch.fft.fft(x, dim=-1) * torch.fft.fft(y, dim=-1), dim=-1)
-    return out.real.to(x.dtype)
+    p = x.shape[-1]
+    shape = torch.broadcast_shapes(x.shape, y.shape)
+    out = torch.zeros(shape, dtype=torch.result_type(x, y), device=x.device)
+    for a in range(p):
+        # torch.roll(y, a)[k] = y[k - a mod p].
+        out = out + x[..., a : a + 1] * torch.roll(y, a, dims=-1)
+    return out
 
 
 @register_system("modular-addition")

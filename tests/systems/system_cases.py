@@ -43,13 +43,6 @@ CASES: list[tuple[str, dict, dict[str, float], float]] = [
 ]
 
 
-def steps_for(case: tuple) -> int:
-    """Steps for long-run checks. modular-addition's off-lattice extension
-    (cyclic convolution) amplifies round-off by the golden ratio per step (the
-    linearised Fibonacci map), so it stays at round-off for ~40 steps only."""
-    return 20 if case[0] == "modular-addition" else STEPS
-
-
 def case_id(case: tuple) -> str:
     name, params = case[0], case[1]
     extra = ",".join(f"{k}={v}" for k, v in params.items())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from system_cases import CASES, build, case_id, steps_for, tolerance
+from system_cases import CASES, STEPS, build, case_id, tolerance
 
 import dynsys
 import integrators
@@ -79,7 +79,7 @@ def test_invariants_and_constraints_have_batch_shape(case):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_ground_truth_conserves_invariants_and_constraints(case):
     system = build(case)
-    steps = steps_for(case)
+    steps = STEPS
     traj = dynsys.simulate(system, system.sample(4, seed=1), steps)
     assert traj.states.shape == (steps + 1, 4, system.state_dim)
     for name, drift in traj.invariant_drift().items():
