@@ -17,17 +17,16 @@ import functools
 import json
 import math
 import os
-import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from evaluation import _suite
 from evaluation._base import BenchConfig, Cell
+from evaluation._suite import write_json
 from evaluation.config import load_config
 from evaluation.metrics import score
 from evaluation.rollout import rollout
@@ -76,8 +75,7 @@ def bench(
         check_config(config)
     else:
         config = load_config(config)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    _suite.check_jobs(jobs)
     cells = config.cells()
     out = prepare_out_dir(out, config, force)
     todo = [c for c in cells if force or not _finished(out, c)]
@@ -94,29 +92,15 @@ def bench(
 def prepare_out_dir(out, config: BenchConfig, force: bool) -> Path:
     """Check and create the output directory before any work starts."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {str(out)!r} exists and is not a directory")
-    parent = out if out.exists() else _existing_parent(out)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"directory {str(parent)!r} is not writable")
-    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
-        if not force:
-            raise FileExistsError(
-                f"--out {str(out)!r} is a non-empty directory "
-                "that is not a benchmark output; pass --force"
-            )
-    (out / "cells").mkdir(parents=True, exist_ok=True)
+    out = _suite.prepare_out_dir(
+        out,
+        force,
+        reusable=(out / MARKER).exists(),
+        subdirs=("cells",),
+        make_parents=True,
+    )
     write_json(out / MARKER, {"suite": config.name, "format": 1})
     return out
-
-
-def _existing_parent(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists():
-        path = path.parent
-    if not path.is_dir():
-        raise FileExistsError(f"{str(path)!r} is not a directory")
-    return path
 
 
 def _cell_file(out: Path, cell: Cell) -> Path:
@@ -154,47 +138,15 @@ def _comparable(spec: dict | None) -> dict | None:
     return spec
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value):
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def run_cells(cells: list[Cell], out: Path, jobs: int):
-    """Run cells, yielding each cell as it finishes (its file is then written)."""
-    if jobs == 1 or len(cells) <= 1:
-        for cell in cells:
-            run_and_save(cell, str(out))
-            yield cell
-        return
-    # Limitation: workers are spawned fresh, so groups or systems registered
-    # at run time in this process (not through the package's entry points)
-    # are unknown to them; run such grids with jobs=1.
-    ctx = get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker
-    )
-    try:
-        futures = {pool.submit(run_and_save, c, str(out)): c for c in cells}
-        for fut in as_completed(futures):
-            fut.result()
-            yield futures[fut]
-    finally:
-        # On Ctrl-C: drop queued cells; running ones finish and save.
-        pool.shutdown(wait=True, cancel_futures=True)
+    """Run cells, yielding each cell as it finishes (its file is then written).
 
-
-def _init_worker() -> None:
-    """Worker set-up: one torch thread; Ctrl-C is handled by the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)
+    On Ctrl-C the queued cells are dropped; running ones finish and save.
+    """
+    for (cell, _), _ in _suite.run_parallel(
+        run_and_save, [(c, str(out)) for c in cells], jobs
+    ):
+        yield cell
 
 
 def run_and_save(cell: Cell, out: str) -> str:

@@ -1,4 +1,4 @@
-"""Benchmark plots (matplotlib, Agg backend), one set per system.
+"""Benchmark plots (matplotlib figures outside pyplot), one set per system.
 
 * ``drift_<system>.png``: relative invariant drift against time, log-log, one
   line per architecture and mode (median over trajectories, then over seeds);
@@ -14,22 +14,11 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from evaluation._suite import colour, save_figure, subplots
 
 _STYLES = {"one-step": "-", "neural-ode": "--"}
-
-
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _by_system(records: list[dict]) -> dict[str, list[dict]]:
@@ -60,7 +49,7 @@ def _median(values: list[float]) -> float:
 
 
 def _colour(archs: list[str], arch: str):
-    return plt.get_cmap("tab10")(archs.index(arch) % 10)
+    return colour(archs.index(arch))
 
 
 def _line_plot(records, key, t_key, title, ylabel, path, loglog=True) -> bool:
@@ -70,7 +59,7 @@ def _line_plot(records, key, t_key, title, ylabel, path, loglog=True) -> bool:
         return False
     dt = records[0]["curves"].get("dt", 1.0)
     archs = sorted({a for a, _ in data})
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = subplots(figsize=(6.4, 4.2))
     for (arch, mode), (t, curve) in sorted(data.items()):
         pts = [
             (ti * dt, c)
@@ -95,7 +84,7 @@ def _line_plot(records, key, t_key, title, ylabel, path, loglog=True) -> bool:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, path)
+    save_figure(fig, path)
     return True
 
 
@@ -107,9 +96,7 @@ def phase_plot(records: list[dict], system: str, path: Path) -> bool:
     n = len(recs)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False
-    )
+    fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
     for ax, rec in zip(axes.flat, recs, strict=False):
         ph = rec["curves"]["phase"]
         for pts, style in (
@@ -131,7 +118,7 @@ def phase_plot(records: list[dict], system: str, path: Path) -> bool:
         f"{system}: phase portrait, first held-out trajectory (seed 0)", y=1.02
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return True
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import statistics
 from pathlib import Path
 from typing import Any
+
+from evaluation._suite import write_text
 
 #: Leading columns of results.csv, in order; the metric columns follow.
 ID_COLUMNS = [
@@ -47,12 +48,6 @@ REPORT_COLUMNS = [
 ]
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def columns(rows: list[dict[str, Any]]) -> list[str]:
     """CSV columns: the id columns, then every other key in first-seen order."""
     cols = [c for c in ID_COLUMNS if any(c in r for r in rows)]
@@ -71,8 +66,8 @@ def write_tables(out: Path, rows: list[dict[str, Any]]) -> None:
     )
     writer.writeheader()
     writer.writerows(rows)
-    _write_text(out / "results.csv", buf.getvalue())
-    _write_text(out / "results.json", json.dumps(rows, indent=1))
+    write_text(out / "results.csv", buf.getvalue())
+    write_text(out / "results.json", json.dumps(rows, indent=1))
 
 
 def _number(value) -> float:
@@ -200,4 +195,4 @@ def write_report(out: Path, config, rows: list[dict[str, Any]]) -> None:
     ]
     for system in systems:
         parts += ["", f"## {system}", "", system_table(agg, system)]
-    _write_text(out / "report.md", "\n".join(parts) + "\n")
+    write_text(out / "report.md", "\n".join(parts) + "\n")

@@ -35,16 +35,16 @@ import statistics
 import time
 import tomllib
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from evaluation import _suite
 from evaluation import gradient_flow as gf
 from evaluation import structure as st
+from evaluation._suite import group_rows, save_figure, subplots, write_text
 
 ARCHS = [
     "bilinear",
@@ -467,54 +467,31 @@ def run(
         FileNotFoundError: the parent of ``out_dir`` does not exist.
     """
     s = settings(quick, config, seeds)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    _suite.check_jobs(jobs)
     out = _prepare(Path(out_dir), s, force)
     cells = _cells(s)
     results: dict[tuple, dict] = {}
-    # Small models gain nothing from intra-op threads on a shared machine;
-    # the setting is restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with _suite.one_torch_thread():
         for cell, result in _run_cells(cells, s, out, jobs, force):
             results[cell] = result
             if progress is not None:
                 progress(1)
-    finally:
-        torch.set_num_threads(threads)
     ordered = [results[c] for c in cells]
     _write_outputs(out, s, ordered)
     return out
 
 
 def _prepare(out: Path, s: dict, force: bool) -> Path:
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"output {str(out)!r} exists and is not a directory")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"directory {str(out.parent)!r} does not exist")
     marker = out / MARKER
-    if marker.is_file() and not force:
-        if json.loads(marker.read_text()) != json.loads(json.dumps(s)):
-            raise ValueError(
-                f"{str(out)!r} holds a structure run with other "
-                "settings; use another directory or --force"
-            )
-    elif out.is_dir() and any(out.iterdir()) and not force:
-        raise FileExistsError(
-            f"output directory {str(out)!r} is not empty; pass --force to overwrite it"
+    resuming = marker.is_file() and not force
+    if resuming and json.loads(marker.read_text()) != json.loads(json.dumps(s)):
+        raise ValueError(
+            f"{str(out)!r} holds a structure run with other "
+            "settings; use another directory or --force"
         )
-    (out / "cells").mkdir(parents=True, exist_ok=True)
-    (out / "plots").mkdir(exist_ok=True)
-    _write_text(marker, json.dumps(s, indent=1))
+    _suite.prepare_out_dir(out, force, reusable=resuming, subdirs=("cells", "plots"))
+    write_text(marker, json.dumps(s, indent=1))
     return out
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically: a temporary file in the same directory, then rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _cached(out: Path, cell: tuple) -> dict | None:
@@ -525,7 +502,7 @@ def _cached(out: Path, cell: tuple) -> dict | None:
 def _save_cell(out: Path, cell: tuple, s: dict) -> dict:
     """Compute a cell and write its JSON file; returns it."""
     result = run_cell(cell, s)
-    _write_text(
+    write_text(
         out / "cells" / f"{_cell_id(cell)}.json", json.dumps(result, default=float)
     )
     return result
@@ -540,22 +517,9 @@ def _run_cells(cells: list[tuple], s: dict, out: Path, jobs: int, force: bool):
             todo.append(cell)
         else:
             yield cell, hit
-    if jobs == 1 or len(todo) <= 1:
-        for cell in todo:
-            yield cell, _save_cell(out, cell, s)
-        return
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=get_context("spawn"),
-        initializer=torch.set_num_threads,
-        initargs=(1,),
-    )
-    try:
-        futures = {pool.submit(_save_cell, out, cell, s): cell for cell in todo}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    tasks = [(out, cell, s) for cell in todo]
+    for (_, cell, _), result in _suite.run_parallel(_save_cell, tasks, jobs):
+        yield cell, result
 
 
 # --------------------------------------------------------------------------
@@ -599,13 +563,6 @@ def _mean_sd(values: list, fmt: str) -> str:
     return text + (f" ± {fmt.format(statistics.stdev(vals))}" if len(vals) > 1 else "")
 
 
-def _group(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
-    return groups
-
-
 def _table(rows: list[dict], key: str, header: str, cols: list[tuple]) -> str:
     """Markdown table, one line per ``key`` value, mean ± sd over seeds."""
     cols = [c for c in cols if any(_is_number(r.get(c[0])) for r in rows)]
@@ -613,7 +570,7 @@ def _table(rows: list[dict], key: str, header: str, cols: list[tuple]) -> str:
         f"| {header} | " + " | ".join(h for _, h, _ in cols) + " |",
         "|---" * (1 + len(cols)) + "|",
     ]
-    for (name,), group in _group(rows, key).items():
+    for (name,), group in group_rows(rows, key).items():
         cells = []
         for k, _, fmt in cols:
             cell = _mean_sd([r.get(k) for r in group], fmt)
@@ -631,7 +588,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 FAMILIES = {
@@ -663,7 +620,7 @@ def _family_means(rows: list[dict], key: str) -> str:
 
 def findings(rows: list[dict]) -> list[str]:
     """One-line summaries by architecture family (means over tasks and seeds)."""
-    by = {k[0]: v for k, v in _group(rows, "section").items()}
+    by = {k[0]: v for k, v in group_rows(rows, "section").items()}
     lines = []
     mod = by.get("modular", [])
     if mod:
@@ -684,7 +641,7 @@ def findings(rows: list[dict]) -> list[str]:
             "Known-operator systems, energy outside the true modes: "
             f"{_family_means(_outside(dyn), 'outside')}."
         )
-    for target, group in _group(by.get("flow", []), "task").items():
+    for target, group in group_rows(by.get("flow", []), "task").items():
         lines.append(
             f"Gradient flow ({target[0]} target), peak cross term / max s: "
             f"{_family_means(group, 'cross_ratio_peak')}."
@@ -702,7 +659,7 @@ def _outside(rows: list[dict]) -> list[dict]:
 
 def report(s: dict, rows: list[dict], plots: list[Path]) -> str:
     """The Markdown report of a run."""
-    by = {k[0]: v for k, v in _group(rows, "section").items()}
+    by = {k[0]: v for k, v in group_rows(rows, "section").items()}
     parts = [
         "# Structure suite: do learned operators line up with the true ones?",
         "",
@@ -724,7 +681,7 @@ def report(s: dict, rows: list[dict], plots: list[Path]) -> str:
             "",
             _table(by["modular"], "arch", "arch", _MODULAR_COLS),
         ]
-    for (task,), group in _group(by.get("dynamics", []), "task").items():
+    for (task,), group in group_rows(by.get("dynamics", []), "task").items():
         parts += ["", f"## {task}", "", _table(group, "arch", "arch", _DYNAMICS_COLS)]
     if "flow" in by:
         parts += [
@@ -735,7 +692,7 @@ def report(s: dict, rows: list[dict], plots: list[Path]) -> str:
             "cross terms are the off-diagonal mode coordinates.",
             "",
         ]
-        for (target,), group in _group(by["flow"], "task").items():
+        for (target,), group in group_rows(by["flow"], "task").items():
             parts += [
                 f"### {target} target",
                 "",
@@ -750,28 +707,15 @@ def _write_outputs(out: Path, s: dict, results: list[dict]) -> None:
     rows = [r["row"] for r in results]
     write_csv(out / "results.csv", rows)
     plots = write_plots(out / "plots", results, s)
-    _write_text(out / "report.md", report(s, rows, plots))
+    write_text(out / "report.md", report(s, rows, plots))
 
 
 # --------------------------------------------------------------------------
 # Plots
 
 
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
 def write_plots(plot_dir: Path, results: list[dict], s: dict) -> list[Path]:
     """Write every plot of the run; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     plot_dir.mkdir(parents=True, exist_ok=True)
     seed0 = [r for r in results if r["row"]["seed"] == 0]
     paths = [
@@ -804,16 +748,12 @@ def _heatmap(ax, values: np.ndarray, rows: list[str], cols: list[str], title: st
 
 
 def _alignment_plot(path: Path, results: list[dict], archs: list[str]) -> Path | None:
-    import matplotlib.pyplot as plt
-
     rows = [r["row"] for r in results if r["row"]["section"] != "flow"]
     if not rows:
         return None
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    groups = _group(rows, "task", "arch")
-    fig, axes = plt.subplots(
-        1, 2, figsize=(4 + 0.9 * len(archs), 1.2 + 0.45 * len(tasks))
-    )
+    groups = group_rows(rows, "task", "arch")
+    fig, axes = subplots(1, 2, figsize=(4 + 0.9 * len(archs), 1.2 + 0.45 * len(tasks)))
     for ax, key, title in (
         (axes[0], "alignment", "alignment with the true operator"),
         (axes[1], "true_mode_energy", "energy in the true modes"),
@@ -827,18 +767,16 @@ def _alignment_plot(path: Path, results: list[dict], archs: list[str]) -> Path |
     axes[1].set_yticks([])
     fig.colorbar(im, ax=axes, shrink=0.8)
     fig.suptitle("Learned vs true operators (mean over seeds)", fontsize=11, y=1.06)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _fourier_plot(path: Path, results: list[dict]) -> Path | None:
-    import matplotlib.pyplot as plt
-
     mods = [r for r in results if r["row"]["section"] == "modular"]
     if not mods:
         return None
     n = len(mods)
     ncol = min(n, 3)
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         -(-n // ncol),
         ncol,
         figsize=(3.6 * ncol, 2.4 * -(-n // ncol)),
@@ -860,7 +798,7 @@ def _fourier_plot(path: Path, results: list[dict]) -> Path | None:
         "Modular addition: Fourier spectrum of the learned table (seed 0)", fontsize=10
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _by_task(results: list[dict], section: str) -> dict[str, list[dict]]:
@@ -872,12 +810,10 @@ def _by_task(results: list[dict], section: str) -> dict[str, list[dict]]:
 
 
 def _spectra_plot(path: Path, results: list[dict]) -> Path | None:
-    import matplotlib.pyplot as plt
-
     dyn = _by_task(results, "dynamics")
     if not dyn:
         return None
-    fig, axes = plt.subplots(1, len(dyn), figsize=(3.3 * len(dyn), 2.8), squeeze=False)
+    fig, axes = subplots(1, len(dyn), figsize=(3.3 * len(dyn), 2.8), squeeze=False)
     for ax, (task, group) in zip(axes[0], dyn.items(), strict=True):
         sv_true = group[0]["curves"]["sv_true"]
         ax.plot(range(1, len(sv_true) + 1), sv_true, "k--", lw=2, label="true")
@@ -898,7 +834,7 @@ def _spectra_plot(path: Path, results: list[dict]) -> Path | None:
     axes[0, -1].legend(fontsize=7, loc="lower left")
     fig.suptitle("Singular values of learned and true operators (seed 0)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _flow_models(archs: list[str]) -> list[str]:
@@ -912,13 +848,11 @@ def _flow_models(archs: list[str]) -> list[str]:
 
 
 def _flow_plot(path: Path, results: list[dict], archs: list[str]) -> Path | None:
-    import matplotlib.pyplot as plt
-
     flows = _by_task(results, "flow")
     if not flows:
         return None
     models = _flow_models(archs)
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(flows),
         len(models),
         squeeze=False,
@@ -941,7 +875,7 @@ def _flow_plot(path: Path, results: list[dict], archs: list[str]) -> Path | None
         fontsize=10,
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _flow_panel(ax, result: dict, target: str) -> None:
@@ -959,14 +893,12 @@ def _flow_panel(ax, result: dict, target: str) -> None:
 
 
 def _cross_plot(path: Path, results: list[dict]) -> Path | None:
-    import matplotlib.pyplot as plt
-
     rows = [r["row"] for r in results if r["row"]["section"] == "flow"]
     if not rows:
         return None
     targets = list(dict.fromkeys(r["task"] for r in rows))
     models = list(dict.fromkeys(r["arch"] for r in rows))
-    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * len(models), 3.2))
+    fig, ax = subplots(figsize=(1.2 + 0.7 * len(models), 3.2))
     width = 0.8 / len(targets)
     for k, target in enumerate(targets):
         vals = []
@@ -992,4 +924,4 @@ def _cross_plot(path: Path, results: list[dict]) -> Path | None:
     ax.set(yscale="log", ylabel="peak cross term / max s")
     ax.legend(fontsize=8)
     ax.set_title("Largest cross term during training (mean over seeds)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -30,14 +30,14 @@ import statistics
 import time
 import tomllib
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from evaluation import _suite
 from evaluation import unlearning as U
+from evaluation._suite import colour, group_rows, save_figure, subplots, write_text
 
 #: Settings of the full run; a config file or dict overrides any of them.
 DEFAULTS: dict[str, Any] = {
@@ -185,9 +185,8 @@ def run(
         FileExistsError: ``out_dir`` is not empty and ``force`` is false.
     """
     s = settings(quick, config, seeds)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    out = _prepare(Path(out_dir), force)
+    _suite.check_jobs(jobs)
+    out = _suite.prepare_out_dir(Path(out_dir), force, subdirs=("plots",))
     tasks = [
         (t, a, seed)
         for t in s["targets"]
@@ -195,15 +194,12 @@ def run(
         for seed in range(s["seeds"])
     ]
     rows: list[dict[str, Any]] = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: intra-op threads only contend
-    try:
-        for result in _run_tasks(tasks, s, jobs):
+    with _suite.one_torch_thread():
+        jobs_args = [(*task, s) for task in tasks]
+        for _, result in _suite.run_parallel(run_task, jobs_args, jobs):
             rows += result
             if progress is not None:
                 progress(1)
-    finally:
-        torch.set_num_threads(threads)
     order = {key: i for i, key in enumerate(tasks)}
     rows.sort(
         key=lambda r: (
@@ -213,39 +209,6 @@ def run(
     )
     _write_outputs(out, s, rows)
     return out
-
-
-def _prepare(out: Path, force: bool) -> Path:
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"output {str(out)!r} exists and is not a directory")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"directory {str(out.parent)!r} does not exist")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FileExistsError(
-            f"output directory {str(out)!r} is not empty; pass --force to overwrite it"
-        )
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _run_tasks(tasks: list[tuple], s: dict, jobs: int):
-    """Yield each task's rows as it finishes (in a process pool if ``jobs > 1``)."""
-    if jobs == 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield run_task(*task, s)
-        return
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=get_context("spawn"),
-        initializer=torch.set_num_threads,
-        initargs=(1,),
-    )
-    try:
-        futures = [pool.submit(run_task, *task, s) for task in tasks]
-        for fut in as_completed(futures):
-            yield fut.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _train(arch: str, target: U.EntangledTarget, seed: int, s: dict):
@@ -381,12 +344,12 @@ def _edit(
 
 
 def _write_outputs(out: Path, s: dict, rows: list[dict[str, Any]]) -> None:
-    from evaluation.report import _write_text, write_tables
+    from evaluation.report import write_tables
 
     write_tables(out, rows)
     plots = write_plots(out / "plots", rows)
-    _write_text(out / "report.md", report(s, rows, plots))
-    _write_text(out / MARKER, '{"suite": "unlearning", "format": 1}\n')
+    write_text(out / "report.md", report(s, rows, plots))
+    write_text(out / MARKER, '{"suite": "unlearning", "format": 1}\n')
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -416,13 +379,6 @@ _COLUMNS = [
 ]
 
 
-def _groups(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
-    out: dict[tuple, list[dict]] = {}
-    for row in rows:
-        out.setdefault(tuple(row[k] for k in keys), []).append(row)
-    return out
-
-
 def _target_table(rows: list[dict]) -> str:
     """Markdown table: one line per (arch, method), mean ± sd over seeds."""
     cols = [
@@ -432,7 +388,7 @@ def _target_table(rows: list[dict]) -> str:
         "| arch | params | method | " + " | ".join(h for _, h in cols) + " |",
         "|---" * (3 + len(cols)) + "|",
     ]
-    for (arch, method), group in _groups(rows, "arch", "method").items():
+    for (arch, method), group in group_rows(rows, "arch", "method").items():
         cells = [_mean_sd([r.get(k) for r in group]) for k, _ in cols]
         if not all(r["fitted"] for r in group):
             arch = f"{arch} (not fitted)"
@@ -452,10 +408,10 @@ def _summary(rows: list[dict]) -> list[str]:
     """One line per method: mean selectivity per architecture, best first."""
     lines = []
     fitted = [r for r in rows if r["fitted"]]
-    for (method,), group in _groups(fitted, "method").items():
+    for (method,), group in group_rows(fitted, "method").items():
         per_arch = {
             a: statistics.fmean(r["selectivity"] for r in g)
-            for (a,), g in _groups(group, "arch").items()
+            for (a,), g in group_rows(group, "arch").items()
         }
         ranked = sorted(per_arch.items(), key=lambda kv: -kv[1])
         text = ", ".join(f"{a} {v:.3f}" for a, v in ranked)
@@ -495,7 +451,7 @@ def report(s: dict[str, Any], rows: list[dict[str, Any]], plots: list[Path]) -> 
         "",
         *_summary(rows),
     ]
-    for (target,), group in _groups(rows, "target").items():
+    for (target,), group in group_rows(rows, "target").items():
         parts += [
             "",
             f"## {target} (forgotten: {group[0]['forgotten']})",
@@ -515,9 +471,6 @@ def report(s: dict[str, Any], rows: list[dict[str, Any]], plots: list[Path]) -> 
 
 def write_plots(plot_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
     """Write the forget/retain, selectivity and drift plots; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     paths = [
         _forget_retain_plot(plot_dir / "forget_vs_retain.png", rows),
         _selectivity_plot(plot_dir / "selectivity.png", rows),
@@ -530,19 +483,15 @@ def write_plots(plot_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
 
 
 def _panels(n: int, width: float = 4.6):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         1, n, figsize=(width * n, 4.2), squeeze=False, layout="constrained"
     )
     return fig, list(axes[0])
 
 
 def _arch_colours(rows: list[dict]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
-
     archs = list(dict.fromkeys(r["arch"] for r in rows))
-    return {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(archs)}
+    return {a: colour(i) for i, a in enumerate(archs)}
 
 
 def _floor(v: float) -> float:
@@ -552,9 +501,7 @@ def _floor(v: float) -> float:
 
 def _forget_retain_plot(path: Path, rows: list[dict]) -> Path:
     """Retain error (x) against forget error (y) after each edit, per target."""
-    from evaluation.plots import _save
-
-    groups = _groups(rows, "target")
+    groups = group_rows(rows, "target")
     fig, axes = _panels(len(groups))
     colours, markers = _arch_colours(rows), {"surgery": "o", "gradient": "^"}
     for ax, ((target,), group) in zip(axes, groups.items(), strict=True):
@@ -594,7 +541,7 @@ def _forget_retain_plot(path: Path, rows: list[dict]) -> Path:
         "Edits: forget error should reach 1 (dotted), retain error should not move",
         fontsize=10,
     )
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -626,15 +573,13 @@ def _stat(group: list[dict], key: str) -> tuple[float, float]:
 
 
 def _selectivity_plot(path: Path, rows: list[dict]) -> Path:
-    from evaluation.plots import _save
-
-    groups = _groups(rows, "target")
+    groups = group_rows(rows, "target")
     fig, axes = _panels(len(groups))
     for ax, ((target,), group) in zip(axes, groups.items(), strict=True):
         archs = list(dict.fromkeys(r["arch"] for r in group))
         series = {
             m: [
-                _stat(_groups(group, "arch", "method")[(a, m)], "selectivity")
+                _stat(group_rows(group, "arch", "method")[(a, m)], "selectivity")
                 for a in archs
             ]
             for m in METHODS
@@ -645,19 +590,17 @@ def _selectivity_plot(path: Path, rows: list[dict]) -> Path:
                 ax.text(j, 0.02, "not fitted", rotation=90, ha="center", fontsize=7)
         ax.set(ylim=(0, 1.05), title=target, ylabel="selectivity S")
     axes[-1].legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
 def _drift_plot(path: Path, rows: list[dict]) -> Path:
-    from evaluation.plots import _save
-
     dyn = [r for r in rows if "drift_after" in r]
-    groups = _groups(dyn, "target")
+    groups = group_rows(dyn, "target")
     fig, axes = _panels(len(groups), width=6.0)
     for ax, ((target,), group) in zip(axes, groups.items(), strict=True):
         archs = list(dict.fromkeys(r["arch"] for r in group))
-        by = _groups(group, "arch", "method")
+        by = group_rows(group, "arch", "method")
         series = {"trained": [_stat(by[(a, "surgery")], "drift_before") for a in archs]}
         series |= {
             m: [_stat(by[(a, m)], "drift_after") for a in archs] for m in METHODS
@@ -671,5 +614,5 @@ def _drift_plot(path: Path, rows: list[dict]) -> Path:
             ylabel="max relative drift (median; 1e6 = diverged)",
         )
         ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     return path
