@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     system = dynsys.get_system(args.system, **parse_params(args.param))
     _check_numbers(args)
     x0 = _initial_states(args, system)
+    _check_integrator(system, args.integrator)
 
     start = time.perf_counter()
     with progress_bar(args.steps, desc=f"simulate {system.name}") as bar:
@@ -124,15 +125,7 @@ def _initial_states(args: argparse.Namespace, system) -> torch.Tensor:
     """``system.sample(batch, seed)``, or the array in ``--x0``."""
     if args.x0 is None:
         return system.sample(args.batch, seed=args.seed)
-    path = Path(args.x0)
-    if not path.is_file():
-        raise CLIError(f"--x0 file {args.x0!r} does not exist")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise CLIError(
-            f"--x0 {args.x0!r} is not a readable .npy array ({exc})"
-        ) from None
+    arr = _read_npy(args.x0)
     if (
         not isinstance(arr, np.ndarray)
         or arr.ndim != 2
@@ -151,6 +144,47 @@ def _initial_states(args: argparse.Namespace, system) -> torch.Tensor:
         bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
         raise CLIError(f"--x0 must hold finite numbers; state {bad} has NaN or inf")
     return torch.from_numpy(arr.astype(np.float64))
+
+
+def _read_npy(name: str) -> np.ndarray:
+    """The array in the ``.npy`` file ``name``, with one-line errors.
+
+    Raises:
+        CLIError: no such file, a directory, or not a plain ``.npy`` array.
+    """
+    path = Path(name)
+    if path.is_dir():
+        raise CLIError(f"--x0 {name!r} is a directory, not a .npy file")
+    if not path.is_file():
+        raise CLIError(f"--x0 file {name!r} does not exist")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        # numpy's message for pickled data advises loading it unsafely: never.
+        raise CLIError(
+            f"--x0 {name!r} is not a .npy file of plain numbers "
+            "(save one with numpy.save(path, array))"
+        ) from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive (an open NpzFile)
+        arr.close()
+        raise CLIError(f"--x0 {name!r} is an .npz archive; give a single .npy array")
+    return arr
+
+
+def _check_integrator(system, name: str | None) -> None:
+    """Fail before the progress bar starts if ``name`` cannot serve ``system``.
+
+    Raises:
+        ValueError: unknown integrator, or one the system does not support.
+    """
+    import integrators
+
+    method = integrators.get(name if name is not None else system.default_integrator)
+    if not method.supports(system):
+        raise ValueError(
+            f"integrator {method.name!r} cannot advance {system.name}; "
+            f"methods that can: {', '.join(integrators.compatible(system))}"
+        )
 
 
 def _summary(

@@ -526,7 +526,8 @@ def group_by_name(system: str, name: str, **kwargs: Any) -> Any:
     try:
         return groups.get_group(name, **kwargs)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{system}: parameter group: {exc}; registered groups: "
-            f"{', '.join(groups.available_groups())}"
-        ) from None
+        text = str(exc).strip("'\"")
+        known = ", ".join(groups.available_groups())
+        if known not in text:
+            text = f"{text}; registered groups: {known}"
+        raise ValueError(f"{system}: parameter group: {text}") from None

@@ -233,3 +233,58 @@ def test_list_systems(capsys):
     for name in dynsys.available_systems():
         assert name in out
     assert "spatial_momentum_x" in out and "inertia=[1.0, 2.0, 3.0]" in out
+
+
+def _simulate_x0(capsys, tmp_path, x0):
+    out = tmp_path / "run.npz"
+    args = ["simulate", "pendulum", "--x0", str(x0), "--steps", "3", "--out", str(out)]
+    code, _, err = _run(capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and not out.exists(), err
+    return err
+
+
+def test_bad_x0_files_are_named_plainly(tmp_path, capsys):
+    err = _simulate_x0(capsys, tmp_path, tmp_path)
+    assert "is a directory" in err
+    pickled = tmp_path / "objects.npy"
+    np.save(pickled, np.array([[{}, {}]], dtype=object), allow_pickle=True)
+    err = _simulate_x0(capsys, tmp_path, pickled)
+    assert "not a .npy file of plain numbers" in err and "allow_pickle" not in err
+    archive = tmp_path / "states.npz"
+    np.savez(archive, x0=np.zeros((2, 2)))
+    assert "an .npz archive" in _simulate_x0(capsys, tmp_path, archive)
+    ints = tmp_path / "ints.npy"
+    np.save(ints, np.zeros((2, 2), dtype=np.int64))
+    assert "floating-point array, got int64" in _simulate_x0(capsys, tmp_path, ints)
+
+
+@pytest.mark.parametrize("method", ["nosuch", "rkmk4", "map"])
+def test_bad_integrator_fails_before_the_progress_bar(
+    tmp_path, capsys, monkeypatch, method
+):
+    monkeypatch.delenv("DYNSYS_NO_PROGRESS", raising=False)
+    out = tmp_path / "k.npz"
+    argv = ["simulate", "kepler", "--batch", "2", "--steps", "3"]
+    code, _, err = _run(capsys, *argv, "--integrator", method, "--out", str(out))
+    assert code == 2 and err.startswith("dynsys simulate: error:"), err
+    assert err.count("\n") == 1 and "\r" not in err and method in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_group_lists_the_groups_once(tmp_path, capsys):
+    argv = ["simulate", "group-flow", "--param", "group=nosuch", "--batch", "2"]
+    code, _, err = _run(capsys, *argv, "--steps", "3", "--out", str(tmp_path / "g.npz"))
+    assert code == 2 and "unknown group 'nosuch'" in err
+    assert err.count("so3") == 1, err
+
+
+def test_interrupted_run_writes_nothing(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, progress=None, **kwargs):
+        progress(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dynsys, "simulate", interrupted)
+    argv = ["simulate", "rigid-body", "--batch", "4", "--steps", "100", "--plot"]
+    code, out, err = _run(capsys, *argv, "--out", str(tmp_path / "rb.npz"))
+    assert code == 130 and out == "" and err == "dynsys simulate: interrupted\n"
+    assert list(tmp_path.iterdir()) == []
