@@ -34,7 +34,7 @@ BAD = [
     ("se2-unicycle", {"twist": (1.0, 0.0, 0.0)}, "omega.*nonzero"),
     ("se2-twist", {"frequency": 0.0}, "frequency"),
     ("so3-rotation", {"omega": (1.0, float("inf"), 0.0)}, "omega must be finite"),
-    ("group-flow", {"group": "so7"}, "group.*registered groups: .*so3"),
+    ("group-flow", {"group": "so7"}, "group.*known groups: .*so3"),
     ("group-flow", {"group": "so3", "xi": (1.0, 2.0)}, "xi must be a list of 3"),
     ("group-flow", {"group": "sp", "n": 0}, "n must be an integer >= 1"),
     ("linear-symplectic", {"n": 0}, "n must be an integer >= 1"),
