@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -140,6 +141,60 @@ def prepare_out_dir(
     out.mkdir(parents=True, exist_ok=True)
     for sub in subdirs:
         (out / sub).mkdir(exist_ok=True)
+    return out
+
+
+def load_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """A TOML file as a dict.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: it is not valid TOML (the message names the file).
+    """
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"config {str(path)!r} is not valid TOML: {err}") from None
+
+
+def merge_settings(
+    suite: str,
+    defaults: dict[str, Any],
+    quick: dict[str, Any] | None,
+    config: str | os.PathLike | dict | None,
+    seeds: int | None,
+) -> dict[str, Any]:
+    """A suite's settings: ``defaults``, then ``quick``, then ``config``, ``seeds``.
+
+    Args:
+        suite: the suite's name; a TOML file may hold its keys at top level or
+            under a ``[<suite>]`` table.
+        defaults: every allowed key with its default.
+        quick: changes of the quick variant, or ``None``.
+        config: a TOML path or a dict of keys of ``defaults``, or ``None``.
+        seeds: number of seeds overriding everything else, or ``None``.
+
+    Returns:
+        A new dict (values are not validated here).
+
+    Raises:
+        ValueError: a key not in ``defaults``, or a file that is not TOML.
+        FileNotFoundError: ``config`` names a missing file.
+    """
+    out = {**defaults, **(quick or {})}
+    if config is not None:
+        if not isinstance(config, dict):
+            config = load_toml(config)
+            config = config.get(suite, config)
+        unknown = sorted(set(config) - set(defaults))
+        if unknown:
+            raise ValueError(
+                f"unknown {suite} setting(s) {unknown}; allowed: {', '.join(defaults)}"
+            )
+        out.update(config)
+    if seeds is not None:
+        out["seeds"] = seeds
     return out
 
 

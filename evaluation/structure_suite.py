@@ -33,7 +33,6 @@ import math
 import os
 import statistics
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,21 +123,9 @@ def settings(
         ValueError: an unknown setting or a bad value.
         FileNotFoundError: ``config`` names a missing file.
     """
-    s = dict(DEFAULTS) | (dict(QUICK) if quick else {})
-    if config is not None:
-        if not isinstance(config, dict):
-            with open(config, "rb") as fh:
-                config = tomllib.load(fh)
-            config = config.get("structure", config)
-        unknown = sorted(set(config) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(
-                f"unknown structure setting(s) {unknown}; allowed: "
-                f"{', '.join(DEFAULTS)}"
-            )
-        s |= config
-    if seeds is not None:
-        s["seeds"] = seeds
+    s = _suite.merge_settings(
+        "structure", DEFAULTS, dict(QUICK) if quick else None, config, seeds
+    )
     _check_settings(s)
     return s
 

@@ -28,7 +28,6 @@ import math
 import os
 import statistics
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,21 +98,9 @@ def settings(
         ValueError: unknown keys, or values of the wrong type or range.
         FileNotFoundError: the config file does not exist.
     """
-    out = {**DEFAULTS, **(QUICK if quick else {})}
-    if config is not None:
-        if not isinstance(config, dict):
-            with open(config, "rb") as fh:
-                config = tomllib.load(fh)
-            config = config.get("unlearning", config)
-        unknown = sorted(set(config) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(
-                f"unknown unlearning setting(s) {unknown}; "
-                f"allowed: {', '.join(DEFAULTS)}"
-            )
-        out.update(config)
-    if seeds is not None:
-        out["seeds"] = seeds
+    out = _suite.merge_settings(
+        "unlearning", DEFAULTS, QUICK if quick else None, config, seeds
+    )
     _check_settings(out)
     return out
 

@@ -9,6 +9,7 @@ per-trajectory divergence steps).
 from __future__ import annotations
 
 import argparse
+import json
 
 from dynsys.cli._common import CLIError, check_output_path, progress_bar
 
@@ -36,6 +37,31 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _canonical(params) -> str:
+    """System parameters as comparable text (tuples and lists alike)."""
+    return json.dumps(params or {}, sort_keys=True, default=str)
+
+
+def check_model_system(op, data, model_path: str, data_path: str) -> None:
+    """Fail unless ``op`` was trained on the system (and parameters) of ``data``.
+
+    A checkpoint that does not record its system is accepted.
+
+    Raises:
+        CLIError: the system names or parameters differ.
+    """
+    trained_on = getattr(op, "system", None)
+    if not trained_on:
+        return
+    params = getattr(op, "system_params", None)
+    same_params = params is None or _canonical(params) == _canonical(data.params)
+    if trained_on != data.system or not same_params:
+        raise CLIError(
+            f"model {model_path!r} was trained on {trained_on} {params or ''}, "
+            f"but {data_path!r} holds {data.system} {data.params}".replace("  ", " ")
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -48,12 +74,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out, args.force, suffix=".npz")
     op = learners.load(args.model)
     data = Trajectory.load(args.data)
-    trained_on = getattr(op, "system", None)
-    if trained_on and trained_on != data.system:
-        raise CLIError(
-            f"model {args.model!r} was trained on {trained_on!r}, "
-            f"but {args.data!r} holds {data.system!r}"
-        )
+    check_model_system(op, data, args.model, args.data)
     dtype = getattr(torch, args.dtype) if args.dtype else None
     with progress_bar(args.steps, "rollout") as bar:
         pred = rollout(op, data.states[0], args.steps, dtype=dtype, progress=bar.update)

@@ -88,3 +88,39 @@ def test_rollout_rejects_negative_steps(files, capsys):
     assert main(_rollout(model, data, -5, tmp / "p.npz")) == 2
     assert "--steps must be >= 1" in capsys.readouterr().err
     assert not (tmp / "p.npz").exists()
+
+
+def _one_line_error(capsys, *needles: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_rollout_rejects_model_of_other_system_parameters(files, capsys):
+    data, model, tmp = files
+    system = dynsys.get_system("pendulum", omega0=2.0)
+    other = tmp / "other.npz"
+    dynsys.simulate(system, system.sample(4, seed=1), steps=5).save(other)
+    out = tmp / "p.npz"
+    assert main(_rollout(model, other, 5, out)) == 2
+    _one_line_error(capsys, "trained on pendulum", "omega0")
+    assert not out.exists()
+    score = ["score", "--data", str(other), "--reference", str(other)]
+    summary = tmp / "s.json"
+    assert main([*score, "--model", str(model), "--json", str(summary)]) == 2
+    _one_line_error(capsys, "trained on pendulum")
+    assert not summary.exists()
+
+
+def test_score_rejects_reference_at_other_times(files, capsys):
+    data, model, tmp = files
+    system = dynsys.get_system("pendulum")
+    coarse = tmp / "coarse.npz"
+    x0 = dynsys.Trajectory.load(data).states[0]
+    dynsys.simulate(system, x0, steps=20, dt=2 * system.dt).save(coarse)
+    summary = tmp / "s.json"
+    args = ["score", "--data", str(data), "--reference", str(coarse)]
+    assert main([*args, "--json", str(summary)]) == 2
+    _one_line_error(capsys, "not at the same times")
+    assert not summary.exists()
