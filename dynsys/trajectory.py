@@ -339,6 +339,13 @@ def simulate(
 
 
 def _check_x0(system: System, x0: Any) -> Tensor:
+    """``x0`` as ``(batch, state_dim)`` float64, with one-line errors.
+
+    Raises:
+        TypeError: not a real floating-point tensor (or numpy array).
+        ValueError: wrong shape, or a NaN/inf entry (a start, unlike a
+            diverged rollout, must be finite).
+    """
     if isinstance(x0, np.ndarray):
         x0 = torch.from_numpy(x0)
     if not isinstance(x0, Tensor):
@@ -352,6 +359,10 @@ def _check_x0(system: System, x0: Any) -> Tensor:
             f"x0 must have shape (batch, {system.state_dim}) for "
             f"{system.name}, got {tuple(x0.shape)}"
         )
+    finite = torch.isfinite(x0).all(dim=-1)
+    if not bool(finite.all()):
+        bad = int(torch.nonzero(~finite)[0, 0])
+        raise ValueError(f"x0 must hold finite numbers; state {bad} has NaN or inf")
     return x0.to(torch.float64)
 
 

@@ -149,6 +149,12 @@ def test_pickled_arrays_are_refused(tmp_path):
         ({"x0": torch.zeros(4, 3, dtype=torch.float64)}, ValueError, r"\(batch, 2\)"),
         ({"x0": torch.zeros(2, 4, 2)}, ValueError, r"\(batch, 2\)"),
         ({"x0": torch.zeros(4, 2, dtype=torch.int64)}, TypeError, "floating"),
+        ({"x0": torch.zeros(2, 2, dtype=torch.complex128)}, TypeError, "real"),
+        (
+            {"x0": torch.tensor([[0.1, 0.0], [0.2, float("inf")]])},
+            ValueError,
+            "state 1 has NaN or inf",
+        ),
         ({"integrator": "rkmk4"}, ValueError, "rkmk4"),
         ({"integrator": "no-such-method"}, ValueError, "no-such-method"),
     ],
