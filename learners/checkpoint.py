@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import torch
@@ -101,6 +102,15 @@ def _digest(meta: str, state: dict) -> str:
     return h.hexdigest()
 
 
+def _is_trajectory(path: Path) -> bool:
+    """Whether ``path`` is a zip archive with the arrays of a trajectory file."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {"states.npy", "card.npy"} <= set(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def _read(path: Path) -> tuple[dict, dict]:
     """Load and check the payload; returns ``(card, state)``."""
     if path.is_dir():
@@ -111,10 +121,15 @@ def _read(path: Path) -> tuple[dict, dict]:
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign/corrupt files
+    except Exception:  # torch raises many types for foreign/corrupt files
+        if _is_trajectory(path):
+            raise ValueError(
+                f"{str(path)!r} is a dynsys trajectory (.npz), not a learner "
+                "checkpoint (.pt)"
+            ) from None
         raise ValueError(
             f"{str(path)!r} is not a readable dynsys learner checkpoint "
-            f"({type(exc).__name__})"
+            "(truncated, corrupt, or not written by learners.save)"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import dynsys
 import learners
 
 
@@ -185,6 +186,17 @@ def test_corrupted_and_foreign_files_give_clear_errors(tmp_path):
 class _Boom:
     def __reduce__(self):
         return (print, ("code ran",))
+
+
+def test_a_trajectory_file_passed_as_checkpoint_is_named_as_such(tmp_path):
+    system = dynsys.get_system("harmonic-oscillator")
+    traj = dynsys.simulate(system, system.sample(1, seed=0), 2)
+    traj.save(tmp_path / "t.npz")
+    with pytest.raises(ValueError, match=r"is a dynsys trajectory \(\.npz\), not a"):
+        learners.load(tmp_path / "t.npz")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(ValueError, match=r"not a readable .* \(truncated, corrupt"):
+        learners.load(tmp_path / "text.pt")
 
 
 def test_a_checkpoint_cannot_run_code(tmp_path, capsys):

@@ -162,7 +162,7 @@ def _bad_cases(data, tmp_path):
                 [*base, "--init", data / "ref.pt", "--arch", "tanh", "--out", good],
                 "--arch, --hidden cannot be combined with --init",
             ),
-            (["--data", tmp_path, "--arch", "relu", "--out", good], "outdir|exist"),
+            (["--data", tmp_path, "--arch", "relu", "--out", good], "is a directory"),
             (
                 [*base, "--arch", "relu", "--out", existing, "--force", "--lr", 1e30],
                 "nan|inf",
