@@ -150,7 +150,9 @@ class Pendulum(SeparableHamiltonian):
         return torch.from_numpy(out.reshape(*t.shape, *x0.shape)).to(x0)
 
 
-def _pendulum_libration(q0, p0, k, w0, t):
+def _pendulum_libration(
+    q0: np.ndarray, p0: np.ndarray, k: np.ndarray, w0: float, t: np.ndarray
+) -> np.ndarray:
     """``(T, b, 2)`` for librations; rows with ``k >= 1`` are ignored."""
     kk = np.clip(k, 1e-300, 1.0 - 1e-16)
     m = kk**2
@@ -165,7 +167,9 @@ def _pendulum_libration(q0, p0, k, w0, t):
     return np.stack([q, 2 * kk * w0 * cn], -1)
 
 
-def _pendulum_rotation(q0, p0, k, w0, t):
+def _pendulum_rotation(
+    q0: np.ndarray, p0: np.ndarray, k: np.ndarray, w0: float, t: np.ndarray
+) -> np.ndarray:
     """``(T, b, 2)`` for rotations; rows with ``k < 1`` are ignored."""
     kk = np.maximum(k, 1.0 + 1e-16)
     m = 1.0 / kk**2

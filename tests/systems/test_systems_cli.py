@@ -288,3 +288,20 @@ def test_interrupted_run_writes_nothing(tmp_path, capsys, monkeypatch):
     code, out, err = _run(capsys, *argv, "--out", str(tmp_path / "rb.npz"))
     assert code == 130 and out == "" and err == "dynsys simulate: interrupted\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_summary_gives_absolute_drift_for_invariants_starting_at_zero(tmp_path, capsys):
+    # From perihelion on the x axis the LRL vector is (mu e, 0): lrl_y starts at
+    # 0, so its relative drift is |change| / 1e-12 (~1e5); the absolute is small.
+    x0 = tmp_path / "peri.npy"
+    np.save(x0, dynsys.get_system("kepler").perihelion_state()[None].numpy())
+    out = tmp_path / "k.npz"
+    argv = ["simulate", "kepler", "--x0", str(x0), "--steps", "200"]
+    code, stdout, err = _run(capsys, *argv, "--out", str(out))
+    assert code == 0, err
+    line = next(s for s in stdout.splitlines() if "lrl_y" in s)
+    absolute = float(re.search(r"absolute ([0-9.e+-]+)", line).group(1))
+    assert 0 < absolute < 1e-5, line  # yoshida4 error at dt = 0.01, not 1e6
+    traj = dynsys.Trajectory.load(out)
+    inv = dynsys.get_system("kepler").invariants(traj.states)["lrl_y"]
+    assert absolute == pytest.approx(float(inv.abs().max()), rel=1e-3, abs=1e-15)
