@@ -176,10 +176,11 @@ def test_matched_parameter_counts(tmp_path):
     reason="worker processes are spawned fresh: a group registered at run time "
     "in the parent (not through the dynsys.groups entry point) is unknown there",
 )
-def test_runtime_registered_group_with_process_pool(tmp_path):
-    from dynsys.groups import SO3, register_group
+def test_runtime_registered_group_with_process_pool(tmp_path, monkeypatch):
+    from dynsys.groups import SO3, _registry
 
-    register_group("so3-runtime-copy", SO3, replace=True)
+    # Registered for this test only: the registry is restored afterwards.
+    monkeypatch.setitem(_registry._FACTORIES, "so3-runtime-copy", SO3)
     raw = {
         **TINY,
         "archs": ["relu"],
