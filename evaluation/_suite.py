@@ -149,12 +149,12 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: it is not valid TOML (the message names the file).
+        ValueError: it is not valid UTF-8 TOML (the message names the file).
     """
     with open(path, "rb") as fh:
         try:
             return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as err:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"config {str(path)!r} is not valid TOML: {err}") from None
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from evaluation._base import MODES, BenchConfig, RolloutSpec, SystemSpec, TrainSpec
+from evaluation._suite import load_toml
 
 #: Directory of the built-in suite files (package data).
 SUITES_DIR = Path(__file__).with_name("suites")
@@ -70,23 +70,16 @@ def load_config(
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-        raw = _read_toml(path)
+        raw = load_toml(path)
         if quick:
             raw = _apply_quick(raw, path)
     else:
-        raw = _read_toml(suite_path(str(source), quick))
+        raw = load_toml(suite_path(str(source), quick))
     if seeds is not None:
         raw["seeds"] = seeds
     config = parse_config(raw)
     check_config(config)
     return config
-
-
-def _read_toml(path) -> dict:
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"config {str(path)!r} is not valid TOML: {exc}") from exc
 
 
 def _apply_quick(raw: dict, path: Path) -> dict:

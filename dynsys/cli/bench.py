@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
     if args.config is not None and not Path(args.config).is_file():
-        raise CLIError(f"--config {args.config!r} does not exist")
+        what = "is not a file" if Path(args.config).exists() else "does not exist"
+        raise CLIError(f"--config {args.config!r} {what}")
     start = time.perf_counter()
     if args.suite in EXTERNAL:
         _run_external(args)

@@ -124,3 +124,15 @@ def test_score_rejects_reference_at_other_times(files, capsys):
     assert main([*args, "--json", str(summary)]) == 2
     _one_line_error(capsys, "not at the same times")
     assert not summary.exists()
+
+
+@pytest.mark.parametrize("suite", ["dynamics", "structure", "unlearning"])
+def test_bench_config_not_utf8_toml_names_the_file(tmp_path, capsys, suite):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe archs = 1\n")
+    out = tmp_path / "out"
+    assert (
+        main(["bench", "--suite", suite, "--config", str(bad), "--out", str(out)]) == 2
+    )
+    _one_line_error(capsys, "bad.toml", "not valid TOML")
+    assert not out.exists()
