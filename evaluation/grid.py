@@ -212,7 +212,18 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         vpt_threshold=cell.rollout.vpt_threshold,
         jacobian_points=cell.rollout.jacobian_points,
     )
-    row = {
+    row = _result_row(cell, op, loss, scores.summary)
+    row |= {"train_time": trained - start, "wall_time": time.perf_counter() - start}
+    return {
+        "spec": cell.spec(),
+        "row": _json_safe(row),
+        "curves": curves(system, scores, pred, ref.states),
+    }
+
+
+def _result_row(cell: Cell, op, loss: float, summary: dict) -> dict[str, Any]:
+    """The cell's identity, model size, training loss and score summary."""
+    return {
         "system": cell.system.key,
         "system_name": cell.system.name,
         "arch": cell.arch,
@@ -223,14 +234,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         "train_window": cell.train.window,
         "rollout_steps": cell.steps,
         "train_loss": loss,
-        **scores.summary,
-        "train_time": trained - start,
-        "wall_time": time.perf_counter() - start,
-    }
-    return {
-        "spec": cell.spec(),
-        "row": _json_safe(row),
-        "curves": curves(system, scores, pred, ref.states),
+        **summary,
     }
 
 

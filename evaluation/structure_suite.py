@@ -305,12 +305,17 @@ def _modular_cell(arch: str, seed: int, s: dict) -> tuple[dict, dict]:
     curves = {"fourier": (spectrum / spectrum.sum().clamp_min(1e-300)).tolist()}
     block = model.blocks[0]
     if len(model.blocks) == 1 and _is_bilinear(block):
-        B = st.bilinear_tensor(block).quadratic  # (p, 2p, 2p)
-        cross = 2.0 * B[:, :p, p:].permute(1, 2, 0)  # the a-b interaction, (a, b, k)
-        cross = cross - cross.mean()
-        row["tensor_true_mode_energy"] = st.addition_fourier(cross)["diag_energy"]
-        curves["tensor_sv"] = st.interaction_spectrum(B)["output_sv"].tolist()
+        _add_tensor_measures(block, p, row, curves)
     return row, curves
+
+
+def _add_tensor_measures(block, p: int, row: dict, curves: dict) -> None:
+    """Fourier energy and spectrum of a bilinear block's interaction tensor."""
+    B = st.bilinear_tensor(block).quadratic  # (p, 2p, 2p)
+    cross = 2.0 * B[:, :p, p:].permute(1, 2, 0)  # the a-b interaction, (a, b, k)
+    cross = cross - cross.mean()
+    row["tensor_true_mode_energy"] = st.addition_fourier(cross)["diag_energy"]
+    curves["tensor_sv"] = st.interaction_spectrum(B)["output_sv"].tolist()
 
 
 def _is_bilinear(block: torch.nn.Module) -> bool:
