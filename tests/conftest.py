@@ -13,3 +13,15 @@ torch.set_num_threads(int(os.environ.get("DYNSYS_TEST_THREADS", "1")))
 def _seed_everything():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_group_registry():
+    """Groups a test registers at run time vanish after it, so that no test
+    sees another's registrations (e.g. in a list of known groups)."""
+    from dynsys.groups import _registry
+
+    saved = dict(_registry._FACTORIES)
+    yield
+    _registry._FACTORIES.clear()
+    _registry._FACTORIES.update(saved)
