@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import time
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
     x0 = _initial_states(args, system)
     _check_integrator(system, args.integrator)
+    _check_memory(args.steps // args.save_every + 1, x0.shape[0], system.state_dim)
 
     start = time.perf_counter()
     with progress_bar(args.steps, desc=f"simulate {system.name}") as bar:
@@ -169,6 +171,33 @@ def _read_npy(name: str) -> np.ndarray:
         arr.close()
         raise CLIError(f"--x0 {name!r} is an .npz archive; give a single .npy array")
     return arr
+
+
+def _available_memory() -> int | None:
+    """Bytes of physical memory available now (Linux ``sysconf``), else None."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(frames: int, batch: int, state_dim: int) -> None:
+    """Refuse a run whose saved frames cannot fit in memory, before it starts.
+
+    The frames are held as float64 and copied once when saved, so a run needs
+    about twice ``frames * batch * state_dim * 8`` bytes.
+
+    Raises:
+        CLIError: naming the size needed, the memory available and the remedy.
+    """
+    need = 2 * frames * batch * state_dim * 8
+    have = _available_memory()
+    if have is not None and need > have:
+        raise CLIError(
+            f"{frames} frames x {batch} trajectories x {state_dim} float64 need "
+            f"about {need / 1e9:.3g} GB but {have / 1e9:.3g} GB of memory is "
+            "available; raise --save-every or lower --steps or --batch"
+        )
 
 
 def _check_integrator(system, name: str | None) -> None:

@@ -305,3 +305,14 @@ def test_summary_gives_absolute_drift_for_invariants_starting_at_zero(tmp_path, 
     traj = dynsys.Trajectory.load(out)
     inv = dynsys.get_system("kepler").invariants(traj.states)["lrl_y"]
     assert absolute == pytest.approx(float(inv.abs().max()), rel=1e-3, abs=1e-15)
+
+
+def test_run_too_large_for_memory_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    from dynsys.cli import simulate as cli_simulate
+
+    monkeypatch.setattr(cli_simulate, "_available_memory", lambda: 10**9)
+    argv = ["simulate", "rigid-body", "--batch", "64", "--steps", "100000000"]
+    code, _, err = _run(capsys, *argv, "--out", str(tmp_path / "rb.npz"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "need about 1.23e+03 GB but 1 GB" in err and "--save-every" in err
+    assert list(tmp_path.iterdir()) == []
