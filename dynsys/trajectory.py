@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynsys.systems import System, get_system
+from dynsys.systems import System, available_systems, get_system
 
 Tensor = torch.Tensor
 
@@ -72,6 +72,11 @@ class Trajectory:
             )
         if not isinstance(system, str) or not system:
             raise ValueError(f"system must be a registry name, got {system!r}")
+        for name, value in (("states", states), ("times", times)):
+            if not value.is_floating_point():  # also rejects complex and ints
+                raise TypeError(
+                    f"{name} must be real floating point, got {value.dtype}"
+                )
         self.states = states
         self.times = times
         self.system = system
@@ -171,13 +176,18 @@ class Trajectory:
                 f"{str(path)!r}: states {states.shape} and times "
                 f"{times.shape} do not fit together"
             )
-        return cls(
-            torch.from_numpy(states),
-            torch.from_numpy(times),
-            card["system"],
-            card["params"],
-            card["meta"],
-        )
+        try:
+            traj = cls(
+                torch.from_numpy(states),
+                torch.from_numpy(times),
+                card["system"],
+                card["params"],
+                card["meta"],
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r}: {exc}") from None
+        _check_card_system(path, traj)
+        return traj
 
     def __repr__(self) -> str:
         return (
@@ -244,6 +254,26 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             f"{str(path)!r} is not a dynsys trajectory file "
             "(not a .npz archive of plain numeric arrays)"
         ) from None
+
+
+def _check_card_system(path: Path, traj: Trajectory) -> None:
+    """A card naming a registered system must carry valid parameters and
+    states of that system's dimension; unregistered names load as they are.
+
+    Raises:
+        ValueError: invalid parameters or a state dimension that does not fit.
+    """
+    if traj.system not in available_systems():
+        return
+    try:
+        system = traj.make_system()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{str(path)!r}: card parameters are invalid: {exc}") from None
+    if system.state_dim != traj.state_dim:
+        raise ValueError(
+            f"{str(path)!r}: states have dimension {traj.state_dim} but "
+            f"{traj.system} has state_dim {system.state_dim}"
+        )
 
 
 def _parse_card(path: Path, raw: np.ndarray) -> dict[str, Any]:

@@ -172,3 +172,28 @@ def test_simulate_takes_one_state_and_float32():
     assert traj.states.shape == (5, 1, 2) and traj.states.dtype == torch.float64
     with pytest.raises(ValueError, match="discrete map"):
         dynsys.simulate(dynsys.get_system("standard-map"), torch.zeros(1, 2), 3, dt=0.5)
+
+
+def _rewrite(path, **arrays):
+    with np.load(path, allow_pickle=False) as data:
+        old = {k: data[k] for k in data.files}
+    old.update(arrays)
+    np.savez(path, **old)
+
+
+def test_load_checks_states_against_the_card(traj, tmp_path):
+    path = traj.save(tmp_path / "run.npz")
+    states = traj.states.numpy()
+    _rewrite(path, states=states.astype(np.int64))
+    with pytest.raises(ValueError, match="states must be real floating point"):
+        Trajectory.load(path)
+    _rewrite(path, states=states.astype(np.complex128))
+    with pytest.raises(ValueError, match="complex128"):
+        Trajectory.load(path)
+    _rewrite(path, states=states[..., :9])
+    with pytest.raises(ValueError, match="dimension 9 but rigid-body has state_dim 12"):
+        Trajectory.load(path)
+    _rewrite(path, states=states)
+    _rewrite_card(path, params={"inertia": [1.0, 2.0, 5.0]})
+    with pytest.raises(ValueError, match="card parameters are invalid.*triangle"):
+        Trajectory.load(path)
