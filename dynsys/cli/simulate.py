@@ -302,6 +302,19 @@ def _plot_states(ax, t: np.ndarray, states: np.ndarray, name: str) -> None:
 
 
 def _plot_log(ax, t: np.ndarray, series: dict, every: int, title: str) -> None:
+    if not series:  # say so instead of an empty 0..1 frame
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.text(
+            0.5,
+            0.5,
+            "(the system declares none)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        return
     floor = 1e-18  # exact zeros drawn at the floor of the log axis
     for name, values in series.items():
         worst = _block_max(values.max(dim=1).values.numpy(), every)[: len(t)]

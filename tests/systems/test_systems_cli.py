@@ -170,6 +170,17 @@ def test_wrong_x0_shape(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x0.npy"]
 
 
+def test_plot_panel_without_series_says_so():
+    from matplotlib.figure import Figure
+
+    from dynsys.cli.simulate import _plot_log
+
+    ax = Figure().subplots()
+    _plot_log(ax, np.arange(3.0), {}, 1, "max constraint residual")
+    assert [t.get_text() for t in ax.texts] == ["(the system declares none)"]
+    assert len(ax.lines) == 0 and ax.get_legend() is None
+
+
 def test_non_finite_x0_is_refused(tmp_path, capsys):
     x0 = tmp_path / "x0.npy"
     np.save(x0, np.array([[0.1, 0.2], [np.nan, 1.0]]))
