@@ -74,9 +74,11 @@ def score(
         counts as infinite.
 
     Raises:
-        ValueError: shapes of ``pred`` and ``reference`` disagree, or a
-            threshold is not positive.
+        ValueError: shapes of ``pred`` and ``reference`` disagree, both are
+            Trajectories whose common frames are at different times (frames
+            are compared by index), or a threshold is not positive.
     """
+    _check_times(pred, reference)
     pred, dt = _states(pred, system)
     ref, ref_dt = _states(reference, system)
     if hasattr(reference, "times"):  # the ground truth's own frame spacing
@@ -111,6 +113,24 @@ def _states(data, system) -> tuple[torch.Tensor, float]:
     if x.dim() != 3:
         raise ValueError(f"states must be (frames, batch, d), got {tuple(x.shape)}")
     return x, dt
+
+
+def _check_times(pred, reference) -> None:
+    """Raise unless two Trajectories' common frames are at the same times."""
+    if not (hasattr(pred, "times") and hasattr(reference, "times")):
+        return
+    tp = torch.as_tensor(pred.times, dtype=torch.float64)
+    tr = torch.as_tensor(reference.times, dtype=torch.float64)
+    n = min(tp.numel(), tr.numel())
+    tp, tr = tp[:n], tr[:n]
+    scale = float(tr.abs().max()) if n else 0.0
+    if not torch.allclose(tp, tr, rtol=1e-9, atol=1e-12 * scale):
+        bad = int((~torch.isclose(tp, tr, rtol=1e-9, atol=1e-12 * scale)).nonzero()[0])
+        raise ValueError(
+            f"pred and reference frames are at different times (frame {bad}: "
+            f"{float(tp[bad]):.6g} vs {float(tr[bad]):.6g}); frames are compared "
+            "by index, so roll out at the reference's frame spacing"
+        )
 
 
 def _align(pred: torch.Tensor, ref: torch.Tensor):

@@ -38,29 +38,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _check_times(pred, ref, pred_path: str, ref_path: str) -> None:
-    """Fail unless the frames both files share are at the same times.
-
-    Frames are compared by index, so a prediction made with another step or
-    saved at another stride would be scored against the wrong reference frames.
-
-    Raises:
-        CLIError: the common frames' times differ.
-    """
-    import torch
-
-    n = min(len(pred.times), len(ref.times))
-    tp = torch.as_tensor(pred.times[:n], dtype=torch.float64)
-    tr = torch.as_tensor(ref.times[:n], dtype=torch.float64)
-    if not torch.allclose(tp, tr, rtol=1e-9, atol=1e-12 * float(tr.abs().max())):
-        spacing = [float(t[1] - t[0]) if n > 1 else float("nan") for t in (tp, tr)]
-        raise CLIError(
-            f"{pred_path!r} (frame spacing {spacing[0]:.6g}) and {ref_path!r} "
-            f"(frame spacing {spacing[1]:.6g}) are not at the same times; "
-            "roll out with the reference's step and stride"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     from dynsys import Trajectory
     from evaluation import score
@@ -73,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
             f"{args.data!r} holds {pred.system} {pred.params}, but "
             f"{args.reference!r} holds {ref.system} {ref.params}"
         )
-    _check_times(pred, ref, args.data, args.reference)
     op = None
     if args.model:
         import learners

@@ -122,7 +122,7 @@ def test_score_rejects_reference_at_other_times(files, capsys):
     summary = tmp / "s.json"
     args = ["score", "--data", str(data), "--reference", str(coarse)]
     assert main([*args, "--json", str(summary)]) == 2
-    _one_line_error(capsys, "not at the same times")
+    _one_line_error(capsys, "different times")
     assert not summary.exists()
 
 

@@ -159,3 +159,15 @@ def test_time_units_come_from_the_reference_trajectory():
     ref = dynsys.simulate(system, system.sample(2, seed=0), steps=8, dt=0.25)
     s = score(system, ref.states.clone(), ref)
     assert s.dt == 0.25 and s.summary["vpt_time"] == pytest.approx(8 * 0.25)
+
+
+def test_score_rejects_trajectories_at_different_times():
+    import dynsys
+
+    system = dynsys.get_system("harmonic-oscillator")
+    x0 = system.sample(2, seed=0)
+    ref = dynsys.simulate(system, x0, steps=8, dt=0.25)
+    coarse = dynsys.simulate(system, x0, steps=8, dt=0.5)
+    with pytest.raises(ValueError, match="frame 1: 0.5 vs 0.25"):
+        score(system, coarse, ref)
+    assert score(system, ref, ref).summary["state_error_final"] == 0.0
