@@ -340,7 +340,11 @@ def jacobian_metrics(system, op, pred: torch.Tensor, points: int = 64):
 
 
 def _median(x: torch.Tensor) -> float:
-    """Median over trajectories, counting non-finite entries as +inf."""
+    """Median over trajectories, counting non-finite entries as +inf.
+
+    ``torch.median``: for an even count, the lower of the two middle values
+    (an actual trajectory's value, and finite while half the batch is).
+    """
     x = torch.where(torch.isnan(x), torch.full_like(x, math.inf), x)
     return float(x.median()) if x.numel() else math.nan
 
