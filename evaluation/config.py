@@ -115,7 +115,12 @@ def parse_config(raw: dict[str, Any]) -> BenchConfig:
     archs = raw.get("archs")
     if not archs or not isinstance(archs, list):
         raise ValueError("config needs 'archs', a non-empty list of architectures")
-    systems = tuple(_system(s) for s in raw.get("systems") or [])
+    entries = raw.get("systems") or []
+    if not isinstance(entries, list):
+        raise ValueError(
+            f"'systems' must be a list of [[systems]] tables, got {entries!r}"
+        )
+    systems = tuple(_system(s) for s in entries)
     if not systems:
         raise ValueError("config needs at least one [[systems]] entry")
     keys = [s.key for s in systems]
@@ -139,6 +144,8 @@ def _positive_int(name: str, value) -> int:
 
 def _spec(cls, table: dict, section: str):
     """Fill a frozen dataclass from a TOML table, checking names and signs."""
+    if not isinstance(table, dict):
+        raise ValueError(f"[{section}] must be a table, got {table!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(table) - set(fields)
     if unknown:
@@ -163,6 +170,10 @@ def _spec(cls, table: dict, section: str):
 def _system(entry) -> SystemSpec:
     if isinstance(entry, str):
         entry = {"name": entry}
+    if not isinstance(entry, dict):
+        raise ValueError(
+            f"a [[systems]] entry must be a table or a name, got {entry!r}"
+        )
     unknown = set(entry) - _SYSTEM_KEYS
     if unknown:
         raise ValueError(
@@ -171,17 +182,20 @@ def _system(entry) -> SystemSpec:
         )
     if "name" not in entry:
         raise ValueError(f"[[systems]] entry {entry!r} has no 'name'")
-    modes = tuple(entry.get("modes", ["one-step"]))
+    modes, params = entry.get("modes", ["one-step"]), entry.get("params", {})
+    if not isinstance(modes, list) or not isinstance(params, dict):
+        raise ValueError(
+            f"system {entry['name']!r}: 'modes' must be a list and 'params' a "
+            f"table, got {modes!r} and {params!r}"
+        )
+    modes = tuple(modes)
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise ValueError(
             f"unknown mode(s) {bad} for system {entry['name']!r}; "
             f"allowed: {list(MODES)}"
         )
-    params = {
-        k: tuple(v) if isinstance(v, list) else v
-        for k, v in entry.get("params", {}).items()
-    }
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     dt = entry.get("dt")
     if dt is not None and not (isinstance(dt, int | float) and dt > 0):
         raise ValueError(f"dt of system {entry['name']!r} must be > 0, got {dt!r}")

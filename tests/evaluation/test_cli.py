@@ -136,3 +136,28 @@ def test_bench_config_not_utf8_toml_names_the_file(tmp_path, capsys, suite):
     )
     _one_line_error(capsys, "bad.toml", "not valid TOML")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('archs = ["relu"]\nsystems = 3\n', "'systems' must be a list"),
+        ('archs = ["relu"]\nsystems = [3]\n', "must be a table or a name"),
+        ('archs = ["relu"]\ntrain = 3\n[[systems]]\nname = "pendulum"\n', "[train]"),
+        (
+            'archs = ["relu"]\n[[systems]]\nname = "pendulum"\nparams = 3\n',
+            "'params' a table",
+        ),
+        (
+            'archs = ["relu"]\n[[systems]]\nname = "pendulum"\nmodes = "one-step"\n',
+            "'modes' must be a list",
+        ),
+    ],
+)
+def test_bench_config_of_wrong_shape_one_line_error(tmp_path, capsys, text, needle):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    out = tmp_path / "out"
+    assert main(["bench", "--config", str(bad), "--out", str(out)]) == 2
+    _one_line_error(capsys, needle)
+    assert not out.exists()
