@@ -57,13 +57,6 @@ def poinsot_params(inertia: np.ndarray, m: np.ndarray, parity: float) -> dict[st
         w[b] / amp[b] if amp[b] else 0.0, w[a] / amp[a] if amp[a] else 1.0
     )
     tau0 = float(special.ellipkinc(phi0, k2))
-    K = float(special.ellipk(k2))
-    # Next zero of sn(tau) in the direction of motion: tau = 2K j.
-    if rate > 0:
-        target = 2 * K * (math.floor(tau0 / (2 * K)) + 1)
-    else:
-        target = 2 * K * (math.ceil(tau0 / (2 * K)) - 1)
-    flip = (target - tau0) / rate
     return {
         "axes": (a, b, c),
         "amp": amp,
@@ -71,8 +64,26 @@ def poinsot_params(inertia: np.ndarray, m: np.ndarray, parity: float) -> dict[st
         "k2": k2,
         "tau0": tau0,
         "s": s,
-        "flip": flip,
+        "flip": _first_zero_of_sn(tau0, rate, k2),
     }
+
+
+def _first_zero_of_sn(tau0: float, rate: float, k2: float) -> float:
+    """First ``t > 0`` with ``sn(tau0 + rate t | k2) = 0`` (``inf`` if none).
+
+    Zeros of ``sn`` lie at ``tau = 2 K j`` (Abramowitz and Stegun, 16.2); on the
+    separatrix ``k2 = 1``, ``K = inf`` and ``sn = tanh`` vanishes at 0 only.
+    """
+    if rate == 0.0:
+        return math.inf
+    if k2 >= 1.0:
+        return -tau0 / rate if tau0 * rate < 0 else math.inf
+    K = float(special.ellipk(k2))
+    if rate > 0:
+        target = 2 * K * (math.floor(tau0 / (2 * K)) + 1)
+    else:
+        target = 2 * K * (math.ceil(tau0 / (2 * K)) - 1)
+    return (target - tau0) / rate
 
 
 def poinsot_omega(
@@ -138,6 +149,39 @@ def attitude(
     return np.concatenate([R.reshape(len(t), 9), m_t], axis=1)
 
 
+def is_steady(moments: np.ndarray, m: np.ndarray) -> bool:
+    """Whether ``m`` is a steady rotation: ``m x omega = 0`` to round-off, i.e.
+    the body is at rest or spins about a principal axis (Landau and Lifshitz,
+    sec. 37: the fixed points of Euler's equations). There the elliptic
+    formulas degenerate (``|m| = 0``, or ``k2 = 1`` with an infinite phase)."""
+    w = m / moments
+    size = float(np.linalg.norm(m) * np.linalg.norm(w))
+    return float(np.linalg.norm(np.cross(m, w))) <= 4 * np.finfo(float).eps * size
+
+
+def steady_attitude(
+    moments: np.ndarray, R0: np.ndarray, m0: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """``[R0 exp(t hat(omega0)) row-major, m0]`` ``(T, 12)`` for a steady start
+    (Rodrigues' formula; ``m`` and ``omega`` constant).
+
+    Args:
+        moments: principal moments ``(3,)``, original axis order.
+        R0: ``(3, 3)`` initial attitude.
+        m0: ``(3,)`` steady body momentum (see :func:`is_steady`).
+        t: ``(T,)`` times.
+    """
+    w = m0 / moments
+    speed = float(np.linalg.norm(w))
+    K = np.zeros((3, 3))
+    if speed > 0:
+        u = w / speed
+        K = np.array([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
+    angle = (speed * t)[:, None, None]
+    R = R0 @ (np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * (K @ K))
+    return np.concatenate([R.reshape(len(t), 9), np.tile(m0, (len(t), 1))], axis=1)
+
+
 def _axis_frame(c: int, sign: float) -> np.ndarray:
     """Rotation (a signed permutation) taking ``sign * e_c`` to ``e3``."""
     i, j = (c + 1) % 3, (c + 2) % 3
@@ -178,4 +222,10 @@ def _cumulative_integral(
     return cumulative[np.searchsorted(grid, t)]
 
 
-__all__ = ["attitude", "poinsot_omega", "poinsot_params"]
+__all__ = [
+    "attitude",
+    "is_steady",
+    "poinsot_omega",
+    "poinsot_params",
+    "steady_attitude",
+]

@@ -20,6 +20,7 @@ hat(omega)`` with body angular velocity ``omega``. Body angular momentum
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,13 @@ from dynsys.systems._base import (
     rotation_constraints,
     vector_param,
 )
-from dynsys.systems._euler_poinsot import attitude, poinsot_omega, poinsot_params
+from dynsys.systems._euler_poinsot import (
+    attitude,
+    is_steady,
+    poinsot_omega,
+    poinsot_params,
+    steady_attitude,
+)
 from dynsys.systems._registry import register_system
 
 #: Capability name (integrators/_base.py) of the Lie-Poisson rigid-body methods.
@@ -175,8 +182,13 @@ class RigidBody(_Rotor):
         R0, m0 = self.split_state(x0.detach().cpu().to(torch.float64))
         R0n, m0n = R0.reshape(-1, 3, 3).numpy(), m0.reshape(-1, 3).numpy()
         tt = t.detach().cpu().to(torch.float64).reshape(-1).numpy()
-        pairs = zip(R0n, m0n, strict=True)
-        out = [attitude(inertia, order, parity, R, m, tt) for R, m in pairs]
+        moments = np.asarray(self._inertia_list)
+        out = [
+            steady_attitude(moments, R, m, tt)
+            if is_steady(moments, m)
+            else attitude(inertia, order, parity, R, m, tt)
+            for R, m in zip(R0n, m0n, strict=True)
+        ]
         states = torch.from_numpy(np.stack(out, axis=1))
         return states.reshape(*t.shape, *x0.shape).to(x0)
 
@@ -222,12 +234,10 @@ class RigidBody(_Rotor):
             ValueError: two principal moments are equal (the elliptic solution
                 degenerates; use the symmetric-top formula instead).
         """
-        inertia, order, parity = self._sorted_axes()
+        self._sorted_axes()  # three distinct moments, else ValueError
         m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
         tt = np.asarray(torch.as_tensor(t).cpu(), dtype=np.float64).reshape(-1)
-        out = np.stack([poinsot_omega(inertia, mi[order], tt, parity) for mi in m], 1)
-        omega = np.empty_like(out)
-        omega[..., order] = out
+        omega = np.stack([self._omega_one(mi, tt) for mi in m], 1)
         return torch.from_numpy(omega.reshape(len(tt), *m0.shape))
 
     def flip_time(self, m0: Tensor) -> Tensor:
@@ -241,12 +251,30 @@ class RigidBody(_Rotor):
             m0: ``(*b, 3)``.
 
         Returns:
-            ``(*b,)`` times.
+            ``(*b,)`` times; ``inf`` for a steady start (at rest or spinning
+            about a principal axis: ``omega_2`` never changes sign).
         """
         inertia, order, parity = self._sorted_axes()
         m = np.asarray(m0.detach().cpu(), dtype=np.float64).reshape(-1, 3)
-        times = [poinsot_params(inertia, mi[order], parity)["flip"] for mi in m]
+        moments = np.asarray(self._inertia_list)
+        times = [
+            math.inf
+            if is_steady(moments, mi)
+            else poinsot_params(inertia, mi[order], parity)["flip"]
+            for mi in m
+        ]
         return torch.tensor(times, dtype=torch.float64).reshape(m0.shape[:-1])
+
+    def _omega_one(self, m: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``omega(t)`` ``(T, 3)`` from one ``m (3,)``: constant for a steady
+        start, else the elliptic solution in sorted axes mapped back."""
+        moments = np.asarray(self._inertia_list)
+        if is_steady(moments, m):
+            return np.tile(m / moments, (len(t), 1))
+        inertia, order, parity = self._sorted_axes()
+        out = np.empty((len(t), 3))
+        out[:, order] = poinsot_omega(inertia, m[order], t, parity)
+        return out
 
     def _sorted_axes(self) -> tuple[np.ndarray, np.ndarray, float]:
         """Sorted moments, the sorting permutation and its sign.

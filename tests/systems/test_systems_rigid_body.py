@@ -120,3 +120,24 @@ def test_heavy_top_sleeping_top_stays_upright():
     assert "m3" not in dynsys.get_system("heavy-top", inertia=(1, 2, 2.5)).invariants(
         x0
     )
+
+
+@pytest.mark.parametrize(
+    "m0", [(0.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -2.0, 0.0), (3.0, 0.0, 0.0)]
+)
+def test_steady_starts_rest_and_principal_axis_spins(m0):
+    # Fixed points of Euler's equations (m x omega = 0; Landau and Lifshitz,
+    # sec. 37): the elliptic formulas degenerate there (|m| = 0, or k^2 = 1 with
+    # an infinite phase on the intermediate axis) and used to fail with NaN.
+    system = dynsys.get_system("rigid-body", inertia=(1.0, 2.0, 3.0))
+    m = torch.tensor([m0], dtype=torch.float64)
+    R0 = system.group.exp(torch.tensor([[0.3, -0.2, 0.5]], dtype=torch.float64))
+    x0 = system.join_state(R0, m)
+    t = torch.tensor([0.0, 0.7, 4.0], dtype=torch.float64)
+    exact = system.exact_solution(x0, t)
+    omega = m / system.inertia
+    R_t = R0 @ system.group.exp(t[:, None] * omega)
+    assert torch.allclose(exact[:, 0, :9], R_t.reshape(3, 9), atol=1e-14)
+    assert torch.equal(exact[:, 0, 9:], m.expand(3, 3))
+    assert torch.equal(system.exact_omega(m, t)[:, 0], omega.expand(3, 3))
+    assert float(system.flip_time(m)[0]) == float("inf")
