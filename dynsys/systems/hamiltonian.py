@@ -142,11 +142,17 @@ class Pendulum(SeparableHamiltonian):
         tt = np.asarray(t.cpu(), dtype=np.float64).reshape(-1, 1)
         q0, p0 = x[:, 0], x[:, 1]
         k = np.sqrt((0.5 * p0**2 / w0**2 + 1.0 - np.cos(q0)) / 2.0)
-        out = np.where(
-            (k < 1.0)[None, :, None],
-            _pendulum_libration(q0, p0, k, w0, tt),
-            _pendulum_rotation(q0, p0, k, w0, tt),
-        )
+        # Equilibria q0 = j pi, p0 = 0 stay put; at the inverted ones (k = 1)
+        # the elliptic phase is infinite, so they are taken out explicitly.
+        eps = np.finfo(np.float64).eps
+        rest = (p0 == 0) & (np.abs(np.sin(q0)) <= 4 * eps * np.maximum(1, abs(q0)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            moving = np.where(
+                (k < 1.0)[None, :, None],
+                _pendulum_libration(q0, p0, k, w0, tt),
+                _pendulum_rotation(q0, p0, k, w0, tt),
+            )
+        out = np.where(rest[None, :, None], x[None], moving)
         return torch.from_numpy(out.reshape(*t.shape, *x0.shape)).to(x0)
 
 

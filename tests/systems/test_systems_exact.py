@@ -235,3 +235,19 @@ def test_modular_addition_stays_exactly_on_the_lattice():
         one = system.step_map(one)
     a, b = system.decode(one)
     assert (int(a), int(b)) == (55 % 97, 89 % 97)
+
+
+def test_pendulum_exact_solution_at_the_equilibria():
+    # The inverted equilibria (k = 1, p = 0) used to give NaN: the elliptic
+    # phase F(pi/2 | 1) is infinite there. All equilibria stay put.
+    system = dynsys.get_system("pendulum", omega0=1.5)
+    x0 = torch.tensor(
+        [[math.pi, 0.0], [-math.pi, 0.0], [3 * math.pi, 0.0], [0.0, 0.0]],
+        dtype=torch.float64,
+    )
+    exact = system.exact_solution(x0, torch.tensor([0.0, 2.0, 50.0]))
+    assert torch.equal(exact, x0.expand(3, 4, 2))
+    # Next to the top the motion is still the elliptic one (slow, finite).
+    near = torch.tensor([[math.pi - 1e-6, 0.0]], dtype=torch.float64)
+    moved = system.exact_solution(near, [1.0])[0]
+    assert torch.isfinite(moved).all() and abs(float(moved[0, 0]) - math.pi) < 1e-5
