@@ -198,6 +198,35 @@ def merge_settings(
     return out
 
 
+def check_int_settings(s: dict[str, Any], keys: Iterable[str], minimum: int = 1):
+    """Raise ``ValueError`` unless every ``s[key]`` is an int ``>= minimum``."""
+    for key in keys:
+        v = s[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise ValueError(
+                f"setting {key} must be an integer >= {minimum}, got {v!r}"
+            )
+
+
+def check_positive_settings(s: dict[str, Any], keys: Iterable[str]) -> None:
+    """Raise ``ValueError`` unless every ``s[key]`` is a positive number."""
+    for key in keys:
+        v = s[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise ValueError(f"setting {key} must be a positive number, got {v!r}")
+
+
+def check_name_setting(s: dict[str, Any], key: str, known: Iterable[str]) -> None:
+    """Raise ``ValueError`` unless ``s[key]`` is a non-empty list of ``known``."""
+    known = list(known)
+    names = s[key]
+    if not isinstance(names, list) or not names or any(n not in known for n in names):
+        raise ValueError(
+            f"setting {key} must be a non-empty list of names "
+            f"from {', '.join(known)}; got {names!r}"
+        )
+
+
 def _init_worker() -> None:
     """Worker set-up: one torch thread; Ctrl-C is handled by the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)

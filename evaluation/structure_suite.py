@@ -131,48 +131,54 @@ def settings(
 
 
 def _check_settings(s: dict[str, Any]) -> None:
+    import dynsys
     import learners
 
-    bad = [a for a in s["archs"] if a not in learners.available()]
-    if bad or not s["archs"]:
-        raise ValueError(
-            f"unknown architecture(s) {bad} in archs; known: "
-            f"{', '.join(learners.available())}"
-        )
-    for key in (
-        "seeds",
-        "p",
-        "modular_hidden",
-        "modular_epochs",
-        "modular_batch",
-        "reference_hidden",
-        "n_traj",
-        "steps",
-        "epochs",
-        "n_probe",
-        "flow_dim",
-        "flow_hidden",
-    ):
-        v = s[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"setting {key} must be an integer >= 1, got {v!r}")
-    for key in (
-        "train_fraction",
-        "modular_lr",
-        "lr",
-        "flow_init",
-        "flow_t_max",
-        "flow_lr",
-    ):
-        if not isinstance(s[key], int | float) or not s[key] > 0:
-            raise ValueError(f"setting {key} must be a positive number, got {s[key]!r}")
-    import dynsys
-
+    _suite.check_name_setting(s, "archs", learners.available())
+    _suite.check_int_settings(s, _INT_SETTINGS)
+    _suite.check_positive_settings(s, _POSITIVE_SETTINGS)
+    if not isinstance(s["systems"], list):
+        raise ValueError(f"setting systems must be a list, got {s['systems']!r}")
     for entry in s["systems"]:
         if not isinstance(entry, dict) or "name" not in entry:
             raise ValueError(f"each systems entry needs a name, got {entry!r}")
         dynsys.get_system(entry["name"], **entry.get("params", {}))  # validates
     dynsys.get_system("modular-addition", p=s["p"], train_fraction=s["train_fraction"])
+    d, modes = s["flow_dim"], s["flow_modes"]
+    try:  # the targets validate the strengths against the dimension
+        gf.linear_target(modes, d, d)
+        gf.bilinear_target(modes, d, len(modes))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"settings flow_modes, flow_dim: {err}") from None
+    if s["flow_hidden"] < len(modes):
+        raise ValueError(
+            f"setting flow_hidden must be >= the number of flow_modes "
+            f"{len(modes)}, got {s['flow_hidden']}"
+        )
+
+
+_INT_SETTINGS = (
+    "seeds",
+    "p",
+    "modular_hidden",
+    "modular_epochs",
+    "modular_batch",
+    "reference_hidden",
+    "n_traj",
+    "steps",
+    "epochs",
+    "n_probe",
+    "flow_dim",
+    "flow_hidden",
+)
+_POSITIVE_SETTINGS = (
+    "train_fraction",
+    "modular_lr",
+    "lr",
+    "flow_init",
+    "flow_t_max",
+    "flow_lr",
+)
 
 
 # --------------------------------------------------------------------------

@@ -108,40 +108,24 @@ def settings(
 def _check_settings(s: dict[str, Any]) -> None:
     import learners
 
-    for key in (
-        "seeds",
-        "reference_hidden",
-        "n_train",
-        "n_test",
-        "epochs",
-        "batch_size",
-        "n_unlearn",
-        "n_rollout",
-        "rollout_steps",
-    ):
-        v = s[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"setting {key} must be an integer >= 1, got {v!r}")
-    v = s["unlearn_steps"]
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"setting unlearn_steps must be an integer >= 0, got {v!r}")
-    for key in ("lr", "unlearn_lr", "forget_weight"):
-        if not isinstance(s[key], int | float) or not s[key] > 0:
-            raise ValueError(f"setting {key} must be a positive number, got {s[key]!r}")
-    for key, known in (
-        ("targets", U.available_targets()),
-        ("archs", learners.available()),
-    ):
-        names = s[key]
-        if (
-            not isinstance(names, list)
-            or not names
-            or any(n not in known for n in names)
-        ):
-            raise ValueError(
-                f"setting {key} must be a non-empty list of names "
-                f"from {', '.join(known)}; got {names!r}"
-            )
+    _suite.check_int_settings(
+        s,
+        (
+            "seeds",
+            "reference_hidden",
+            "n_train",
+            "n_test",
+            "epochs",
+            "batch_size",
+            "n_unlearn",
+            "n_rollout",
+            "rollout_steps",
+        ),
+    )
+    _suite.check_int_settings(s, ("unlearn_steps",), minimum=0)
+    _suite.check_positive_settings(s, ("lr", "unlearn_lr", "forget_weight"))
+    _suite.check_name_setting(s, "targets", U.available_targets())
+    _suite.check_name_setting(s, "archs", learners.available())
 
 
 def run(

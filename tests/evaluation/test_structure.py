@@ -307,8 +307,27 @@ def test_structure_suite_tiny_run_resumes_and_refuses_foreign_dirs(tmp_path):
         suite.run(tmp_path / "foreign", config=config)
     with pytest.raises(ValueError, match="unknown structure setting"):
         suite.settings(config={"epoch": 3})
-    with pytest.raises(ValueError, match="unknown architecture"):
+    with pytest.raises(ValueError, match="archs must be a non-empty list.*'mlp'"):
         suite.settings(config={"archs": ["mlp"]})
+
+
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ({"archs": "relu"}, "archs must be a non-empty list"),
+        ({"systems": 3}, "systems must be a list"),
+        ({"flow_modes": [1.0, -1.0]}, "flow_modes"),
+        ({"flow_modes": [1.0] * 5, "flow_dim": 8}, "flow_modes, flow_dim"),
+        ({"flow_hidden": 2}, "flow_hidden must be >= the number of flow_modes 4"),
+        ({"lr": True}, "lr must be a positive number"),
+    ],
+)
+def test_structure_settings_checked_before_any_work(tmp_path, bad, needle):
+    from evaluation import structure_suite as suite
+
+    with pytest.raises(ValueError, match=needle):
+        suite.run(tmp_path / "out", quick=True, config=bad)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.xfail(
