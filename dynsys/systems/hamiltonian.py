@@ -1,8 +1,11 @@
 """Separable Hamiltonian systems ``H(q, p) = T(p) + V(q)``, state ``[q..., p...]``.
 
-* ``harmonic-oscillator``: ``H = p^2/(2 mass) + mass omega^2 q^2 / 2``.
-* ``pendulum``: ``H = p^2/2 - omega0^2 cos q`` (Goldstein, Poole, Safko,
-  "Classical Mechanics", 3rd ed., sec. 8.1, with ``m l^2 = 1``).
+* ``harmonic-oscillator``: ``H = p^2/(2 mass) + mass omega^2 q^2 / 2``
+  (Goldstein, Poole, Safko, "Classical Mechanics", 3rd ed., 2002, sec. 10.2).
+* ``pendulum``: ``H = p^2/2 - omega0^2 cos q`` (the plane pendulum with
+  ``m l^2 = 1``, ``omega0^2 = g/l``; Landau and Lifshitz, "Mechanics", 3rd ed.,
+  1976, sec. 11, problem 1, which also gives the period ``4 K(sin^2(q0/2)) /
+  omega0``).
 * ``kepler``: ``H = |p|^2/2 - mu/|q|`` in the plane, started at perihelion
   (Goldstein et al., sec. 3.7-3.9); invariants energy, angular momentum and the
   Laplace-Runge-Lenz vector ``A = p x L - mu q/|q|`` (sec. 3.9).

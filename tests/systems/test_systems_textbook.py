@@ -17,8 +17,8 @@ F64 = torch.float64
 @pytest.mark.parametrize(("e", "mu"), [(0.0, 1.0), (0.5, 1.0), (0.9, 4.0)])
 def test_kepler_period_and_conserved_quantities(e, mu):
     # a = 1: T = 2 pi a^(3/2) / sqrt(mu), E = -mu / (2a), L = sqrt(mu a (1 - e^2)),
-    # |A| = mu e (Goldstein, Poole, Safko, "Classical Mechanics", 3rd ed.,
-    # eqs. 3.71, 3.61 and 3.85).
+    # |A| = mu e (Goldstein, Poole, Safko, "Classical Mechanics", 3rd ed., 2002,
+    # secs. 3.7-3.9; Landau and Lifshitz, "Mechanics", 3rd ed., sec. 15).
     system = dynsys.get_system("kepler", e=e, mu=mu)
     x0 = system.perihelion_state()[None]
     inv = system.invariants(x0)
@@ -42,8 +42,9 @@ def test_kepler_period_and_conserved_quantities(e, mu):
 @pytest.mark.parametrize("q0", [1e-3, 1.0, 2.5])
 def test_pendulum_period_is_4K_over_omega0(q0):
     # Released from rest at q0: T = 4 K(k^2) / omega0 with k = sin(q0/2), which
-    # tends to 2 pi / omega0 for small q0 (Goldstein et al., sec. 8.1 exercise;
-    # Lawden, "Elliptic Functions and Applications", 1989, sec. 5.2).
+    # tends to 2 pi / omega0 for small q0 (Landau and Lifshitz, "Mechanics",
+    # sec. 11, problem 1; Lawden, "Elliptic Functions and Applications", 1989,
+    # sec. 5.2).
     omega0 = 2.0
     system = dynsys.get_system("pendulum", omega0=omega0)
     period = 4 * special.ellipk(math.sin(q0 / 2) ** 2) / omega0
@@ -59,7 +60,7 @@ def test_pendulum_period_is_4K_over_omega0(q0):
 
 def test_henon_heiles_potential_and_escape_saddle():
     # H = (px^2 + py^2 + x^2 + y^2)/2 + x^2 y - y^3/3 (Henon and Heiles, Astron. J.
-    # 69, 73, 1964, eq. 2); saddle (0, 1) at the escape energy 1/6.
+    # 69, 73, 1964); saddle (0, 1) at the escape energy 1/6.
     system = dynsys.get_system("henon-heiles")
     x, y, px, py = 0.1, -0.2, 0.3, 0.4
     h = (px**2 + py**2 + x**2 + y**2) / 2 + x**2 * y - y**3 / 3
@@ -72,7 +73,7 @@ def test_henon_heiles_potential_and_escape_saddle():
 
 def test_standard_map_step_and_area():
     # p' = p + K sin q, q' = q + p' (mod 2 pi) (Chirikov, Phys. Rep. 52, 263,
-    # 1979, eq. 4.1); Jacobian determinant 1.
+    # 1979, sec. 4.1); Jacobian determinant 1.
     system = dynsys.get_system("standard-map", K=1.3)
     q, p = 1.0, 6.0
     p1 = (p + 1.3 * math.sin(q)) % (2 * math.pi)
@@ -87,8 +88,9 @@ def test_standard_map_step_and_area():
 
 @pytest.mark.parametrize(("ratio", "stable"), [(1.2, True), (0.8, False)])
 def test_sleeping_top_stability_threshold(ratio, stable):
-    # A Lagrange top spinning upright is stable iff m3^2 > 4 I1 mgl
-    # (Goldstein et al., sec. 5.7, eq. 5.80 with L3 = I3 omega3). A wrong sign of
+    # A Lagrange top spinning upright is stable iff m3^2 > 4 I1 mgl (Landau and
+    # Lifshitz, "Mechanics", sec. 35, problem 1; Goldstein et al., sec. 5.7,
+    # the "sleeping top", with m3 = I3 omega3). A wrong sign of
     # the gravity torque or of m x omega moves or removes the threshold.
     inertia, mgl = (1.0, 1.0, 0.5), 1.0
     system = dynsys.get_system("heavy-top", inertia=inertia, mgl=mgl)
