@@ -235,7 +235,7 @@ class Kepler(SeparableHamiltonian):
         q, p = self.split(x)
         L = q[..., 0] * p[..., 1] - q[..., 1] * p[..., 0]
         r = torch.linalg.vector_norm(q, dim=-1)
-        # p x (L e_z) = (py L, -px L) in the plane (Goldstein et al., eq. 3.82).
+        # p x (L e_z) = (py L, -px L) in the plane (Goldstein et al., sec. 3.9).
         lrl_x = p[..., 1] * L - self.mu * q[..., 0] / r
         lrl_y = -p[..., 0] * L - self.mu * q[..., 1] / r
         return {
