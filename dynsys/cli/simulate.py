@@ -174,7 +174,18 @@ def _read_npy(name: str) -> np.ndarray:
 
 
 def _available_memory() -> int | None:
-    """Bytes of physical memory available now (Linux ``sysconf``), else None."""
+    """Bytes of memory available for a new process, else None when unknown.
+
+    Linux's ``MemAvailable`` (free memory plus reclaimable page cache; proc(5)),
+    falling back to free physical pages from ``sysconf``.
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
