@@ -72,9 +72,17 @@ def test_never_evaluates_outside_span_and_ends_exactly(span):
 
 def test_blowup_raises_with_time_reached():
     x0 = torch.ones(1, 1, dtype=torch.float64)
-    with pytest.raises(integrators.IntegrationError, match="reached") as info:
+    with pytest.raises(integrators.IntegrationError, match="underflow") as info:
         integrators.solve_adaptive(Blowup(), x0, (0.0, 2.0))
     assert 0.999 < info.value.t_reached < 1.0
+    assert f"reached t={info.value.t_reached}" in str(info.value)
+
+
+def test_step_limit_raises_with_time_reached():
+    x0 = torch.ones(1, 1, dtype=torch.float64)
+    with pytest.raises(integrators.IntegrationError, match="more than 5 steps") as info:
+        integrators.solve_adaptive(TimeDependentScalar(), x0, (0.0, 10.0), max_steps=5)
+    assert 0.0 < info.value.t_reached < 10.0
 
 
 def test_non_finite_field_reports_failure_not_nan():
@@ -97,21 +105,27 @@ def test_tolerance_below_dtype_warns_at_caller():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "match"),
     [
-        {"rtol": 0.0},
-        {"rtol": -1e-6},
-        {"atol": -1.0},
-        {"t_eval": [0.5, 2.0]},
-        {"t_eval": [0.5, 0.2]},
-        {"t_span": (0.0, math.inf)},
+        ({"rtol": 0.0}, "rtol must be a finite positive"),
+        ({"rtol": -1e-6}, "rtol must be a finite positive"),
+        ({"atol": -1.0}, "atol must be a finite non-negative"),
+        ({"t_eval": [0.5, 2.0]}, "t_eval must lie inside"),
+        ({"t_eval": [0.5, 0.2]}, "strictly monotone"),
+        ({"t_span": (0.0, math.inf)}, "t_span must be finite"),
     ],
 )
-def test_bad_arguments_raise_value_error(kwargs):
+def test_bad_arguments_raise_value_error(kwargs, match):
     args = {"t_span": (0.0, 1.0), **kwargs}
-    with pytest.raises(ValueError):
-        x0 = torch.ones(1, 1, dtype=torch.float64)
+    x0 = torch.ones(1, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match=match):
         integrators.solve_adaptive(TimeDependentScalar(), x0, **args)
+
+
+def test_problem_without_vector_field_is_value_error():
+    x0 = torch.ones(1, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="has no vector_field"):
+        integrators.solve_adaptive(object(), x0, (0.0, 1.0))
 
 
 def test_dopri5_integrate_lands_on_grid():

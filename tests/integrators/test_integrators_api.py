@@ -12,6 +12,7 @@ from integrator_problems import FreeRigidBody, Kepler, Rotation2, TimeDependentS
 
 import integrators
 from integrators.classical import RK4, ButcherTableau
+from integrators.lie import CROUCH_GROSSMAN3, _check_cg_condition
 from integrators.symplectic import YOSHIDA6, CompositionScheme
 
 DESIGN_NAMES = [
@@ -152,6 +153,14 @@ def test_tableau_rejects_wrong_coefficients():
     b[1], b[2] = b[1] + Fraction(1, 100), b[2] - Fraction(1, 100)
     with pytest.raises(ValueError, match="order-"):
         ButcherTableau(A=RK4.A, b=tuple(b), c=RK4.c, order=4)
+
+
+def test_crouch_grossman_condition_is_not_implied_by_classical_order():
+    """RK4 meets every classical order-3 condition, yet its frozen-flow products
+    give ``sum b_i^2 c_i + 2 sum_{i<j} b_i c_i b_j = 13/36``, not ``1/3``."""
+    _check_cg_condition(CROUCH_GROSSMAN3)
+    with pytest.raises(ValueError, match="13/36 != 1/3"):
+        _check_cg_condition(RK4)
 
 
 def test_composition_rejects_wrong_coefficients():
