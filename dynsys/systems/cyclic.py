@@ -197,6 +197,14 @@ class CircleRotation(DiscreteSystem):
         return self._rotate(x0, angle)
 
 
+def _wrap(angle: Tensor) -> Tensor:
+    """``angle mod 2 pi`` in ``[0, 2 pi)``: ``torch.remainder`` of a tiny negative
+    number rounds to ``2 pi`` itself, which is mapped to 0 here."""
+    two_pi = 2 * math.pi
+    r = torch.remainder(angle, two_pi)
+    return torch.where(r >= two_pi, torch.zeros_like(r), r)
+
+
 @register_system("standard-map")
 class StandardMap(DiscreteSystem):
     """Chirikov standard map on the torus, state ``[theta, p]`` in ``[0, 2 pi)^2``.
@@ -230,9 +238,8 @@ class StandardMap(DiscreteSystem):
 
     def step_map(self, x: Tensor) -> Tensor:
         self.check_state(x)
-        two_pi = 2 * math.pi
-        p = torch.remainder(x[..., 1] + self.K * torch.sin(x[..., 0]), two_pi)
-        theta = torch.remainder(x[..., 0] + p, two_pi)
+        p = _wrap(x[..., 1] + self.K * torch.sin(x[..., 0]))
+        theta = _wrap(x[..., 0] + p)
         return torch.stack([theta, p], -1)
 
     def sample(self, n: int, seed: int = 0) -> Tensor:

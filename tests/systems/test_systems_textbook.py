@@ -103,3 +103,11 @@ def test_sleeping_top_stability_threshold(ratio, stable):
     # Gamma_3 = e3 . R e3 = cos(tilt of the body axis from the vertical).
     max_tilt = float(torch.arccos(traj.states[:, 0, 8].clamp(-1, 1)).max())
     assert (max_tilt < 5 * tilt) if stable else (max_tilt > 0.5)
+
+
+def test_standard_map_stays_in_the_half_open_square():
+    # remainder(-1e-17, 2 pi) rounds to 2 pi; the state must stay in [0, 2 pi).
+    system = dynsys.get_system("standard-map", K=1.0)
+    out = system.step_map(torch.tensor([[0.0, -1e-17], [2.0, 1.0]], dtype=F64))
+    assert float(out[0, 1]) == 0.0 and float(out[0, 0]) == 0.0
+    assert bool(((out >= 0) & (out < 2 * math.pi)).all())
