@@ -23,7 +23,8 @@ import torch
 from dynsys.cli._common import CLIError, check_output_path, parse_params, progress_bar
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dynsys simulate`` and its options on the subcommand parser."""
     p = sub.add_parser(
         "simulate",
         help="integrate a ground-truth system and save the trajectory (.npz)",
@@ -70,6 +71,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every input, integrate, then write the trajectory (and plot).
+
+    Returns:
+        0 on success (user errors raise CLIError/ValueError for ``main``).
+    """
     import dynsys
     from dynsys.trajectory import atomic_write
 
