@@ -9,6 +9,11 @@ Per frame ``t`` and trajectory ``b`` (all in float64):
   distance from the group itself is reported as ``group_residual/<part>``.
 * invariant drift ``|I(x_t) - I(x_0)| / max(|I(x_0)|, eps)`` for every
   invariant the system declares, and every constraint residual it declares.
+  The components of a vector invariant (names ``v_x, v_y, v_z`` or
+  ``v_0, v_1, ...``) share one scale, the norm ``|v(x_0)|`` of the whole
+  vector: the relative size of a single component is not a property of the
+  dynamics, and a component that starts near 0 would otherwise report a huge
+  drift for a tiny rotation of the vector.
 * volume: ``log|det J(x_t)|`` of the learned one-step map, accumulated along
   the rollout (Liouville: a Hamiltonian flow keeps it at 0; Arnold, Mathematical
   Methods of Classical Mechanics, 1989, sec. 16). Computed with ``slogdet``,
@@ -30,6 +35,7 @@ rectangle rule that is exact when every frame is sampled or the map is linear.
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 
@@ -203,18 +209,52 @@ def invariant_drift(system, pred: torch.Tensor, eps: float = DRIFT_EPS) -> dict:
     Args:
         system: provides ``invariants(x) -> dict[str, Tensor]``.
         pred: ``(frames, batch, d)``.
-        eps: floor of ``|I(x_0)|``.
+        eps: floor of the scale ``|I(x_0)|``.
 
     Returns:
         ``drift/<name>`` -> ``(frames, batch)``,
-        ``|I(x_t) - I(x_0)| / max(|I(x_0)|, eps)``.
+        ``|I(x_t) - I(x_0)| / max(scale, eps)`` with ``scale = |I(x_0)|`` for a
+        scalar invariant and the norm of the whole vector at ``t = 0`` for a
+        component of a vector invariant (see :func:`invariant_scales`).
     """
-    out = {}
-    for name, values in system.invariants(pred).items():
-        values = values.to(torch.float64)
-        i0 = values[:1]
-        out[f"drift/{name}"] = (values - i0).abs() / i0.abs().clamp_min(eps)
-    return out
+    values = {k: v.to(torch.float64) for k, v in system.invariants(pred).items()}
+    scales = invariant_scales({k: v[:1] for k, v in values.items()})
+    return {
+        f"drift/{name}": (v - v[:1]).abs() / scales[name].clamp_min(eps)
+        for name, v in values.items()
+    }
+
+
+#: A component name: a stem, then ``_x``/``_y``/``_z`` or ``_<index>``.
+_COMPONENT = re.compile(r"^(?P<stem>.+)_(?:[xyz]|\d+)$")
+
+
+def invariant_scales(initial: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Scale of each invariant's drift: ``|I|``, or the norm of its vector.
+
+    Invariants whose names share a stem and end in ``_x/_y/_z`` or ``_<k>``
+    (``spatial_momentum_x``, ``lrl_y``, ``spatial_xi_0``) are the components
+    of one vector when there are at least two of them; each is scaled by the
+    Euclidean norm of that vector. Any other invariant is scaled by ``|I|``.
+
+    Args:
+        initial: name -> initial values, any shape (all the same).
+
+    Returns:
+        name -> scale, the shape of the values.
+    """
+    stems: dict[str, list[str]] = {}
+    for name in initial:
+        match = _COMPONENT.match(name)
+        stems.setdefault(match["stem"] if match else name, []).append(name)
+    scales = {}
+    for members in stems.values():
+        if len(members) < 2:
+            scales[members[0]] = initial[members[0]].abs()
+            continue
+        norm = torch.stack([initial[m] for m in members]).square().sum(0).sqrt()
+        scales.update({m: norm for m in members})
+    return scales
 
 
 def constraint_residuals(system, pred: torch.Tensor) -> dict:

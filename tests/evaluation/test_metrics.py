@@ -171,3 +171,26 @@ def test_score_rejects_trajectories_at_different_times():
     with pytest.raises(ValueError, match="frame 1: 0.5 vs 0.25"):
         score(system, coarse, ref)
     assert score(system, ref, ref).summary["state_error_final"] == 0.0
+
+
+class _VectorInvariantSystem:
+    """The state is itself a vector invariant ``v`` plus a scalar ``s``."""
+
+    def invariants(self, x):
+        return {"v_x": x[..., 0], "v_y": x[..., 1], "s": x[..., 2]}
+
+
+def test_vector_invariant_components_share_the_vector_norm():
+    from evaluation.metrics import invariant_drift
+
+    # v = (2, 0) rotated by theta: the y component starts at 0, so a
+    # per-component scale would report theta / 1e-12.
+    theta = 1e-3
+    pred = torch.tensor(
+        [[[2.0, 0.0, -4.0]], [[2 * math.cos(theta), 2 * math.sin(theta), -5.0]]],
+        dtype=torch.float64,
+    )
+    drift = invariant_drift(_VectorInvariantSystem(), pred)
+    assert drift["drift/v_y"][1, 0].item() == pytest.approx(math.sin(theta) / 1)
+    assert drift["drift/v_x"][1, 0].item() == pytest.approx(1 - math.cos(theta))
+    assert drift["drift/s"][1, 0].item() == pytest.approx(0.25)
