@@ -166,13 +166,15 @@ def write_report(out: Path, config, rows: list[dict[str, Any]]) -> None:
     agg = aggregate(rows)
     systems = list(dict.fromkeys(r["system"] for r in rows))
     seeds = len({r["seed"] for r in rows})
+    modes = len({r["mode"] for r in rows})
     t, r = config.train, config.rollout
     wall = sum(_number(row.get("wall_time")) for row in rows)
     parts = [
         f"# Benchmark report: suite `{config.name}`",
         "",
         f"{len(rows)} cells: {len(systems)} systems x {len(config.archs)} "
-        f"architectures x modes x {seeds} seed(s); total cell time {wall:.0f} s.",
+        f"architectures x {modes} mode(s) x {seeds} seed(s); "
+        f"total cell time {wall:.0f} s.",
         f"Training: {t.n_traj} trajectories of {t.window} steps, {t.epochs} epochs, "
         f"lr {t.lr}, about {t.params} parameters per model (depth {t.depth}). "
         f"Rollout: {r.n_test} held-out initial conditions, {r.horizon} x the "

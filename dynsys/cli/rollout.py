@@ -95,4 +95,10 @@ def run(args: argparse.Namespace) -> int:
     states[0] = data.states[0]  # the exact start, not its float32 rounding
     traj = Trajectory(states, times, data.system, data.params, meta)
     traj.save(out, force=args.force)
+    diverged = int((divergence_step(pred) >= 0).sum())
+    print(
+        f"rolled out {pred.shape[1]} trajectories for {args.steps} steps "
+        f"(t = {times[0].item():g}..{times[-1].item():g}); "
+        f"{diverged} diverged; wrote {out}"
+    )
     return 0

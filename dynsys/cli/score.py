@@ -60,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     scores = score(
         ref.make_system(), pred, ref, op=op, vpt_threshold=args.vpt_threshold
     )
+    frames = min(pred.states.shape[0], ref.states.shape[0])
+    print(
+        f"scored {frames} common frames (t = {ref.times[0].item():g}.."
+        f"{ref.times[frames - 1].item():g}) of {pred.states.shape[0]} predicted "
+        f"and {ref.states.shape[0]} reference frames"
+    )
     width = max(len(k) for k in scores.summary)
     for key, value in scores.summary.items():
         print(f"{key.ljust(width)}  {value:.6g}")
