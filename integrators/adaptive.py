@@ -62,7 +62,7 @@ _DP_B4 = (
     _F(187, 2100),
     _F(1, 40),
 )
-# The tableaus check the rooted-tree conditions up to order 4 when built.
+# The tableaus check the rooted-tree conditions up to order 5 when built.
 DOPRI5 = ButcherTableau(A=_DP_A, b=_DP_B5, c=_DP_C, order=5)
 _DOPRI4 = ButcherTableau(A=_DP_A, b=_DP_B4, c=_DP_C, order=4)
 #: ``h * sum (b5 - b4) k`` is the local error estimate.

@@ -1,7 +1,7 @@
 """Explicit Runge-Kutta methods for ``x' = f(t, x)``: Euler, midpoint, RK4.
 
 A method is its Butcher tableau ``(A, b, c)``; the tableau checks its own
-order conditions when built (rooted-tree conditions up to order 4, Hairer,
+order conditions when built (rooted-tree conditions up to order 5, Hairer,
 Norsett & Wanner, *Solving ODEs I*, 2nd ed. 1993, sec. II.2, Table 2.2).
 Coefficients: forward Euler (Euler 1768); explicit midpoint (Runge 1895);
 the classical fourth-order method (Kutta 1901), HNW I Table 1.2.
@@ -31,33 +31,51 @@ __all__ = [
 _F = Fraction
 
 
+def _dot(u: list, v: list) -> Fraction | float:
+    return sum(ui * vi for ui, vi in zip(u, v, strict=True))
+
+
+def _times(u: list, v: list) -> list:
+    return [ui * vi for ui, vi in zip(u, v, strict=True)]
+
+
 def _order_residuals(A: list[list[float]], b: list[float], c: list[float]) -> list:
-    """Residuals of the rooted-tree order conditions, grouped by order 1..4.
+    """Residuals of the rooted-tree order conditions, grouped by order 1..5.
 
-    HNW I, sec. II.2, Table 2.2: sum b = 1; sum b c = 1/2; sum b c^2 = 1/3,
-    sum b A c = 1/6; sum b c^3 = 1/4, sum b c A c = 1/8, sum b A c^2 = 1/12,
-    sum b A A c = 1/24.
+    HNW I, sec. II.2, Table 2.2 (one condition per rooted tree, written with
+    vector products taken elementwise): order 1, ``b.1 = 1``; order 2,
+    ``b.c = 1/2``; order 3, ``b.c^2 = 1/3``, ``b.Ac = 1/6``; order 4,
+    ``b.c^3 = 1/4``, ``b.(c Ac) = 1/8``, ``b.Ac^2 = 1/12``, ``b.AAc = 1/24``;
+    order 5, ``b.c^4 = 1/5``, ``b.(c^2 Ac) = 1/10``, ``b.(c Ac^2) = 1/15``,
+    ``b.(c AAc) = 1/30``, ``b.(Ac)^2 = 1/20``, ``b.Ac^3 = 1/20``,
+    ``b.A(c Ac) = 1/40``, ``b.AAc^2 = 1/60``, ``b.AAAc = 1/120``.
     """
-    s = len(b)
-    Ac = [sum(A[i][j] * c[j] for j in range(s)) for i in range(s)]
-    Ac2 = [sum(A[i][j] * c[j] ** 2 for j in range(s)) for i in range(s)]
-    AAc = [sum(A[i][j] * Ac[j] for j in range(s)) for i in range(s)]
 
-    def dot(u: list, v: list) -> float:
-        return sum(ui * vi for ui, vi in zip(u, v, strict=True))
+    def mat(v: list) -> list:
+        return [_dot(row, v) for row in A]
 
-    cc = [ci * ci for ci in c]
-    return [
-        [sum(b) - 1],
-        [dot(b, c) - _F(1, 2)],
-        [dot(b, cc) - _F(1, 3), dot(b, Ac) - _F(1, 6)],
+    c2, c3 = _times(c, c), _times(_times(c, c), c)
+    Ac, Ac2, Ac3 = mat(c), mat(c2), mat(c3)
+    AAc, AAc2 = mat(Ac), mat(Ac2)
+    cAc = _times(c, Ac)
+    trees = [
+        [([1] * len(b), 1)],
+        [(c, _F(1, 2))],
+        [(c2, _F(1, 3)), (Ac, _F(1, 6))],
+        [(c3, _F(1, 4)), (cAc, _F(1, 8)), (Ac2, _F(1, 12)), (AAc, _F(1, 24))],
         [
-            dot(b, [ci**3 for ci in c]) - _F(1, 4),
-            dot(b, [ci * a for ci, a in zip(c, Ac, strict=True)]) - _F(1, 8),
-            dot(b, Ac2) - _F(1, 12),
-            dot(b, AAc) - _F(1, 24),
+            (_times(c3, c), _F(1, 5)),
+            (_times(c, cAc), _F(1, 10)),
+            (_times(c, Ac2), _F(1, 15)),
+            (_times(c, AAc), _F(1, 30)),
+            (_times(Ac, Ac), _F(1, 20)),
+            (Ac3, _F(1, 20)),
+            (mat(cAc), _F(1, 40)),
+            (AAc2, _F(1, 60)),
+            (mat(AAc), _F(1, 120)),
         ],
     ]
+    return [[_dot(b, v) - rhs for v, rhs in group] for group in trees]
 
 
 @dataclass(frozen=True)
@@ -68,12 +86,12 @@ class ButcherTableau:
         A: strictly lower-triangular stage matrix, rows of length ``s``.
         b: weights, length ``s``.
         c: nodes, length ``s``.
-        order: the claimed order (checked up to 4 by rooted-tree conditions).
+        order: the claimed order (checked up to 5 by rooted-tree conditions).
 
     Raises:
         ValueError: if ``A`` is not strictly lower triangular, a row of ``A``
             does not sum to its node, or an order condition up to the claimed
-            order (at most 4) fails.
+            order (at most 5) fails.
     """
 
     A: tuple[tuple[Fraction | float, ...], ...]
@@ -93,7 +111,7 @@ class ButcherTableau:
                     f"row {i} of A sums to {sum(row)}, node is {self.c[i]}"
                 )
         groups = _order_residuals([list(r) for r in self.A], list(self.b), list(self.c))
-        for p, residuals in enumerate(groups[: min(self.order, 4)], start=1):
+        for p, residuals in enumerate(groups[: min(self.order, 5)], start=1):
             if any(abs(r) > 1e-14 for r in residuals):
                 raise ValueError(f"tableau fails the order-{p} conditions {residuals}")
 

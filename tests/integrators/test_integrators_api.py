@@ -11,7 +11,8 @@ from integrator_cases import cases_for
 from integrator_problems import FreeRigidBody, Kepler, Rotation2, TimeDependentScalar
 
 import integrators
-from integrators.classical import RK4, ButcherTableau
+from integrators.adaptive import _DP_B4, DOPRI5
+from integrators.classical import RK4, ButcherTableau, _order_residuals
 from integrators.lie import CROUCH_GROSSMAN3, _check_cg_condition
 from integrators.symplectic import YOSHIDA6, CompositionScheme
 
@@ -153,6 +154,17 @@ def test_tableau_rejects_wrong_coefficients():
     b[1], b[2] = b[1] + Fraction(1, 100), b[2] - Fraction(1, 100)
     with pytest.raises(ValueError, match="order-"):
         ButcherTableau(A=RK4.A, b=tuple(b), c=RK4.c, order=4)
+
+
+def test_order_five_conditions_separate_dormand_prince_pair():
+    """The 5th-order weights of Dormand-Prince meet all 9 order-5 tree
+    conditions exactly; the embedded 4th-order weights meet order 4 only."""
+    groups = _order_residuals([list(r) for r in DOPRI5.A], list(DOPRI5.b), DOPRI5.c)
+    assert [len(g) for g in groups] == [1, 1, 2, 4, 9]
+    assert all(r == 0 for g in groups for r in g)
+    with pytest.raises(ValueError, match="order-5"):
+        ButcherTableau(A=DOPRI5.A, b=_DP_B4, c=DOPRI5.c, order=5)
+    ButcherTableau(A=DOPRI5.A, b=_DP_B4, c=DOPRI5.c, order=4)
 
 
 def test_crouch_grossman_condition_is_not_implied_by_classical_order():
