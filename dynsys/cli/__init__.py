@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from dynsys.cli._common import CLIError, UserError
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynsys`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM takes the same path as Ctrl-C: temporary files are removed and
+    # finished work (bench cells) is kept.
+    signal.signal(signal.SIGTERM, _terminate)
     prefix = f"dynsys {args.command}: error:"
     try:
         return int(args.run(args) or 0)
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _one_line(exc: BaseException) -> str:

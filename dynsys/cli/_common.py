@@ -12,12 +12,21 @@ class CLIError(Exception):
 
 
 #: Exceptions that the CLI reports as one-line user errors.
-UserError = (CLIError, ValueError, FileNotFoundError, FileExistsError, KeyError,
-             PermissionError, IsADirectoryError, NotADirectoryError)
+UserError = (
+    CLIError,
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+    KeyError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
 
 
-def check_output_path(path: str | os.PathLike, force: bool, suffix: str | None = None
-                      ) -> Path:
+def check_output_path(
+    path: str | os.PathLike, force: bool, suffix: str | None = None
+) -> Path:
     """Check that ``path`` may be written, before any work starts.
 
     Raises:
@@ -25,10 +34,10 @@ def check_output_path(path: str | os.PathLike, force: bool, suffix: str | None =
             or the parent directory does not exist or is not writable.
     """
     out = Path(path)
-    if suffix is not None and out.suffix != suffix:
-        raise CLIError(f"output file {str(out)!r} must end in {suffix}")
     if out.is_dir():
         raise CLIError(f"output {str(out)!r} is a directory; give a file name")
+    if suffix is not None and out.suffix != suffix:
+        raise CLIError(f"output file {str(out)!r} must end in {suffix}")
     if out.exists() and not force:
         raise CLIError(f"output {str(out)!r} exists; pass --force to overwrite it")
     parent = out.parent if str(out.parent) else Path(".")
@@ -44,8 +53,15 @@ def progress_bar(total: int, desc: str, unit: str = "step"):
     from tqdm.auto import tqdm
 
     disable = bool(os.environ.get("DYNSYS_NO_PROGRESS"))
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
-                disable=disable, dynamic_ncols=True, leave=False)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=disable,
+        dynamic_ncols=True,
+        leave=False,
+    )
 
 
 def parse_params(items: list[str] | None) -> dict:
@@ -63,13 +79,16 @@ def parse_params(items: list[str] | None) -> dict:
         key = key.strip().replace("-", "_")
         if not key:
             raise CLIError(f"--param {item!r} has an empty key")
+        if key in params:
+            raise CLIError(f"--param {key} is given twice; give each parameter once")
         if "," in raw and not raw.strip().startswith("["):
             try:
                 params[key] = tuple(float(v) for v in raw.split(","))
                 continue
             except ValueError as exc:
-                raise CLIError(f"--param {key}: {raw!r} is not a list of numbers"
-                               ) from exc
+                raise CLIError(
+                    f"--param {key}: {raw!r} is not a list of numbers"
+                ) from exc
         try:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:
