@@ -152,7 +152,7 @@ def _bad_cases(data, tmp_path):
             ([*base, "--arch", "relu", "--out", good, "--lr", "fast"], "invalid float"),
             ([*base, "--arch", "relu", "--out", good, "--lr", "nan"], "lr must be"),
             ([*base, "--arch", "relu", "--out", good, "--epochs", -1], "epochs must"),
-            ([*base, "--arch", "relu", "--out", tmp_path], "must end in .pt"),
+            ([*base, "--arch", "relu", "--out", tmp_path], "is a directory"),
             ([*base, "--arch", "relu", "--out", good, "--seed", 2**64], "seed must"),
             (
                 [*base, "--arch", "relu", "--out", good, "--method", "dopri5"],
