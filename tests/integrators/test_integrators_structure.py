@@ -137,17 +137,24 @@ def test_lie_methods_stay_on_group(name):
     assert _max_residual(name, 100, list(lie_groups())) <= 1e-12
 
 
-_LIE_EULER_GAP = pytest.mark.xfail(
+# Measured (1e5 steps, dt = 0.1): lie-euler reaches 5e-14..2e-13 on every group
+# but dynsys so3, where the residual grows linearly, 1.0e-13 per 1e4 steps, to
+# 1.00e-12. The cause is dynsys.groups.so3.exp: in its Taylor branch
+# (theta < 0.325) sin(theta)/theta comes out 0.23 ulp low on average, so each
+# exp(h xi) is off the group in the same direction. With that exp computed in
+# extended precision and rounded, the same float64 ``g @ E`` composition stays
+# at 1.5e-13 after 1e5 steps: the integrator's composition is not the cause.
+_SO3_EXP_BIAS = pytest.mark.xfail(
     strict=False,
-    reason="measured 1.004e-12 after 1e5 Lie-Euler steps on one group: "
-    "round-off random walk of exp/compose reaches the 1e-12 bound",
+    reason="dynsys so3 exp is biased (sinc Taylor branch 0.23 ulp low on "
+    "average): residual grows linearly to 1.0e-12 after 1e5 steps",
 )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=_LIE_EULER_GAP) if n == "lie-euler" else n for n in LIE],
+    [pytest.param(n, marks=_SO3_EXP_BIAS) if n == "lie-euler" else n for n in LIE],
 )
 def test_lie_methods_stay_on_group_1e5(name):
     """Explicit Lie methods are unstable on the rigid body over 1e4 time units
