@@ -10,10 +10,16 @@ KINDS = ("groups", "systems", "integrators", "learners")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="list registered groups, systems, "
-                       "integrators and learners")
-    p.add_argument("kind", nargs="?", choices=KINDS, default=None,
-                   help="what to list (default: everything)")
+    p = sub.add_parser(
+        "list", help="list registered groups, systems, integrators and learners"
+    )
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=KINDS,
+        default=None,
+        help="what to list (default: everything)",
+    )
     p.set_defaults(run=run)
 
 
@@ -26,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -52,8 +60,7 @@ def _systems() -> str:
         inv = ", ".join(system.invariants(x)) or "-"
         params = ", ".join(f"{k}={v}" for k, v in system.params.items()) or "-"
         rows.append([name, str(system.state_dim), params, inv])
-    return "systems\n" + _table(["name", "state dim", "parameters", "invariants"],
-                                rows)
+    return "systems\n" + _table(["name", "state dim", "parameters", "invariants"], rows)
 
 
 def _integrators() -> str:
@@ -75,5 +82,9 @@ def _learners() -> str:
     return "learners\n" + _table(["architecture"], rows)
 
 
-_ROWS = {"groups": _groups, "systems": _systems, "integrators": _integrators,
-         "learners": _learners}
+_ROWS = {
+    "groups": _groups,
+    "systems": _systems,
+    "integrators": _integrators,
+    "learners": _learners,
+}
