@@ -158,6 +158,21 @@ class CrouchGrossman(_TableauLieMethod):
     Args:
         name: registry name.
         tableau: coefficients satisfying the Crouch-Grossman conditions.
+
+    Raises:
+        ValueError: if ``tableau.order`` is above 3 (higher-order
+            Crouch-Grossman conditions are not checked here) or an order-3
+            tableau fails the extra non-commutative condition.
     """
 
     _stepper_cls = _CGStepper
+
+    def __init__(self, name: str, tableau: ButcherTableau) -> None:
+        if tableau.order > 3:
+            raise ValueError(
+                f"Crouch-Grossman {name!r}: order {tableau.order} claimed, but "
+                "only the conditions up to order 3 are checked; use order <= 3"
+            )
+        if tableau.order == 3:
+            _check_cg_condition(tableau)
+        super().__init__(name, tableau)

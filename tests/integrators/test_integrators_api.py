@@ -13,7 +13,7 @@ from integrator_problems import FreeRigidBody, Kepler, Rotation2, TimeDependentS
 import integrators
 from integrators.adaptive import _DP_B4, DOPRI5
 from integrators.classical import RK4, ButcherTableau, _order_residuals
-from integrators.lie import CROUCH_GROSSMAN3, _check_cg_condition
+from integrators.lie import CROUCH_GROSSMAN3, CrouchGrossman, _check_cg_condition
 from integrators.symplectic import YOSHIDA6, CompositionScheme
 
 DESIGN_NAMES = [
@@ -173,6 +173,11 @@ def test_crouch_grossman_condition_is_not_implied_by_classical_order():
     _check_cg_condition(CROUCH_GROSSMAN3)
     with pytest.raises(ValueError, match="13/36 != 1/3"):
         _check_cg_condition(RK4)
+    rk4_as_order3 = ButcherTableau(A=RK4.A, b=RK4.b, c=RK4.c, order=3)
+    with pytest.raises(ValueError, match="13/36 != 1/3"):
+        CrouchGrossman("cg-from-rk4", rk4_as_order3)
+    with pytest.raises(ValueError, match="order 4 claimed"):
+        CrouchGrossman("cg-order4", RK4)
 
 
 def test_composition_rejects_wrong_coefficients():
