@@ -245,7 +245,22 @@ def test_series_switch_agrees_with_high_precision_on_both_sides(name, dtype):
         got = float(fn(x))
         assert abs(got - want) <= 8 * eps * abs(want), (t, got, want)
     # the threshold depends on the dtype
-    assert S.T_MINUS_SIN.cutoff(torch.float32) > S.T_MINUS_SIN.cutoff(torch.float64)
+    assert S.SINC.cutoff(torch.float32) > S.SINC.cutoff(torch.float64)
+
+
+def test_taylor_branch_has_no_one_sided_bias():
+    # The omitted Taylor tail has one sign: a truncation error near eps would
+    # make every exp(h xi) of a Lie integrator leave SO(3) the same way.
+    mpmath.mp.dps = 50
+    cut = S.SINC.cutoff(torch.float64)
+    ts = torch.linspace(0.5 * cut, cut * (1 - 1e-9), 400, dtype=torch.float64)
+    got = S.SINC(ts * ts)
+    errors = [
+        float(mpmath.mpf(float(g)) - mpmath.sin(mpmath.mpf(float(t))) / float(t))
+        / (torch.finfo(torch.float64).eps * float(g))
+        for g, t in zip(got, ts, strict=True)
+    ]
+    assert abs(sum(errors) / len(errors)) < 0.05  # mean error in ulps
 
 
 def test_no_arccos_of_trace_precision_loss_at_tiny_angles():
