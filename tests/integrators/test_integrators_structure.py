@@ -137,33 +137,13 @@ def test_lie_methods_stay_on_group(name):
     assert _max_residual(name, 100, list(lie_groups())) <= 1e-12
 
 
-# Measured (1e5 steps, dt = 0.1): lie-euler reaches 5e-14..2e-13 on every group
-# but dynsys so3, where the residual grows linearly, 1.0e-13 per 1e4 steps, to
-# 1.00e-12. The cause is dynsys.groups.so3.exp: its 6-term Taylor branch of
-# sin(t)/t (used for t < 0.325, dynsys/groups/_series.py) drops a positive term
-# t^12/13! that is up to 2 ulp at the switch, so exp(h xi) is off the group in
-# the same direction every step (0.15 ulp low on average over this test's
-# angles). With that factor correctly rounded the residual stays at 9e-14, and
-# with exp in extended precision, composed by the same float64 ``g @ E``, at
-# 1.5e-13: the integrator's composition is not the cause. rkmk4 (one exp of
-# the full step) grows the same way, to 9.94e-13 on so3; crouch-grossman3
-# stays at 1.8e-13 there.
-_SO3_EXP_BIAS = pytest.mark.xfail(
-    strict=False,
-    reason="dynsys so3 exp is biased (truncated sinc Taylor branch, up to 2 ulp "
-    "low): residual grows linearly, 1.0e-12 (lie-euler) and 9.9e-13 (rkmk4) "
-    "after 1e5 steps",
-)
-
-
+# Measured (1e5 steps, dt = 0.1): lie-euler reaches 5e-14..2e-13 on every
+# group. Before dynsys/groups/_series.py kept its Taylor tail below eps/64, the
+# SO(3) exp was biased (its sin(t)/t branch 0.15 ulp low on average) and the
+# residual grew linearly to 1.0e-12 (lie-euler) and 9.9e-13 (rkmk4) on dynsys
+# so3; with the bias removed: 1.3e-13 and 1.6e-13.
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=_SO3_EXP_BIAS) if n in ("lie-euler", "rkmk4") else n
-        for n in LIE
-    ],
-)
+@pytest.mark.parametrize("name", LIE)
 def test_lie_methods_stay_on_group_1e5(name):
     """Explicit Lie methods are unstable on the rigid body over 1e4 time units
     (|m| grows), so that long run uses only the flows with bounded velocity."""
