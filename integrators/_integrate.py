@@ -118,14 +118,15 @@ def _run_compiled(
     progress: Callable[[int], None] | None,
 ) -> list[Tensor]:
     """Frames from compiled chunks of steps, the remainder stepped eagerly."""
-    if not m.stepper(problem, dt).compilable:
+    probe = m.stepper(problem, dt)
+    if not probe.compilable:
         raise ValueError(
             f"compile=True needs an explicit method; {m.name!r} iterates (implicit "
             "or adaptive), use compile=False"
         )
     k, per_call = chunk_layout(save_every)
     stepper, chunk = compiled_chunk(
-        m, problem, dt, k, save_every if per_call else k + 1
+        m, problem, dt, k, save_every if per_call else k + 1, probe.pack(x0)
     )
     z, frames, done = stepper.pack(x0), [x0], 0
     while done + k <= steps:

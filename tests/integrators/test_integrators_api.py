@@ -232,6 +232,33 @@ def test_compiled_path_matches_eager(name):
     torch.testing.assert_close(fused[1], eager[1], rtol=1e-12, atol=1e-12)
 
 
+class _Decay:
+    """``x' = -x``: exact solution ``x0 exp(-t)``."""
+
+    def vector_field(self, t, x):
+        return -x
+
+
+def test_compiled_chunks_are_static_per_batch_shape():
+    """Each batch shape gets its own static graph (a shared dynamic-shape graph
+    ran 1.5-2x slower), and each gives the eager frames: 3 full chunks of 32
+    steps and 4 eager steps."""
+    from integrators._compiled import _cache_for
+
+    problem = _Decay()
+    for batch in (2, 3):
+        x0 = torch.linspace(1.0, 2.0, batch, dtype=torch.float64)[:, None]
+        eager = integrators.integrate(problem, x0, 0.01, 100, "euler", save_every=50)
+        fused = integrators.integrate(
+            problem, x0, 0.01, 100, "euler", save_every=50, compile=True
+        )
+        torch.testing.assert_close(fused[1], eager[1], rtol=1e-14, atol=0.0)
+        # Forward Euler is exactly x0 (1 - dt)^n on this problem.
+        torch.testing.assert_close(fused[1][-1], x0 * 0.99**100, rtol=1e-13, atol=0.0)
+    shapes = sorted(key[-1][0][0] for key in _cache_for(problem))
+    assert shapes == [(2, 1), (3, 1)]
+
+
 class _Stiff:
     """``x' = -1000 x``: fixed-point iteration diverges for ``dt > 2e-3``."""
 
