@@ -36,9 +36,17 @@ from torch.utils._pytree import tree_leaves
 
 from integrators._base import Integrator, Stepper
 
-__all__ = ["chunk_layout", "compiled_chunk"]
+__all__ = ["MAX_CHUNK", "MAX_TILE", "chunk_layout", "compiled_chunk"]
 
 MAX_CHUNK = 32
+
+#: Most trajectories one compiled graph advances at once; larger batches are
+#: advanced in tiles of this size. A chunk stores a few dozen intermediate
+#: arrays per step; for a tile of 1024 rigid-body states (12 numbers each)
+#: they stay in the CPU cache, for the whole batch of 4096 they do not:
+#: compiled rk4 at batch 4096 measured 3.8e6 traj-steps/s untiled and 8.0e6
+#: in tiles of 1024 (5.7e6 in tiles of 256, where the per-call cost shows).
+MAX_TILE = 1024
 _SERIAL = 0
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

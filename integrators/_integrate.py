@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from integrators._base import Integrator, Stepper, as_time, check_state
-from integrators._compiled import chunk_layout, compiled_chunk
+from integrators._compiled import MAX_TILE, chunk_layout, compiled_chunk
 from integrators._registry import get, require_compatible
 
 __all__ = ["integrate"]
@@ -53,8 +53,11 @@ def integrate(
         t0: initial time.
         progress: optional ``progress(steps_done)`` called at every saved frame.
         compile: fuse chunks of steps with ``torch.compile`` (explicit methods
-            only; cached per problem, method and ``dt``; the first call
-            compiles for tens of seconds). Off by default.
+            only). One static graph per problem, method, ``dt`` and batch
+            shape, cached; the first call for each compiles for tens of
+            seconds. Batches of more than ``MAX_TILE`` (1024) trajectories
+            are advanced in tiles of that size, so the batch axes must be
+            independent trajectories. Off by default.
 
     Returns:
         ``(times, states)``: ``times`` of shape ``(frames,)`` (dtype of
@@ -117,16 +120,62 @@ def _run_compiled(
     t0: float,
     progress: Callable[[int], None] | None,
 ) -> list[Tensor]:
-    """Frames from compiled chunks of steps, the remainder stepped eagerly."""
+    """Frames from compiled chunks of steps, the batch advanced in tiles.
+
+    A batch of more than ``MAX_TILE`` trajectories is cut into tiles of
+    ``MAX_TILE`` (the last one padded with copies of its first state, so
+    that every tile reuses one static graph) and each tile is advanced over
+    the whole horizon; the batch axes must therefore be independent
+    trajectories, as the integrator contract says.
+    """
     probe = m.stepper(problem, dt)
     if not probe.compilable:
         raise ValueError(
             f"compile=True needs an explicit method; {m.name!r} iterates (implicit "
             "or adaptive), use compile=False"
         )
+    flat = x0.reshape(-1, x0.shape[-1])
+    n = flat.shape[0]
+    if n <= MAX_TILE:
+        return _run_compiled_tile(m, problem, x0, dt, steps, save_every, t0, progress)
+    n_tiles = -(-n // MAX_TILE)
+    pad = n_tiles * MAX_TILE - n
+    flat = torch.cat([flat, flat[-1:].expand(pad, -1)]) if pad else flat
+    tiles = []
+    for i, tile in enumerate(flat.split(MAX_TILE)):
+        report = None
+        if progress is not None:
+
+            def report(done: int, i: int = i) -> None:
+                progress((i * steps + done) // n_tiles)
+
+        tiles.append(
+            _run_compiled_tile(m, problem, tile, dt, steps, save_every, t0, report)
+        )
+    return [
+        torch.cat(frame)[:n].reshape(x0.shape) for frame in zip(*tiles, strict=True)
+    ]
+
+
+def _run_compiled_tile(
+    m: Integrator,
+    problem: Any,
+    x0: Tensor,
+    dt: float,
+    steps: int,
+    save_every: int,
+    t0: float,
+    progress: Callable[[int], None] | None,
+) -> list[Tensor]:
+    """Frames from compiled chunks of steps, the remainder stepped eagerly."""
     k, per_call = chunk_layout(save_every)
     stepper, chunk = compiled_chunk(
-        m, problem, dt, k, save_every if per_call else k + 1, probe.pack(x0)
+        m,
+        problem,
+        dt,
+        k,
+        save_every if per_call else k + 1,
+        m.stepper(problem, dt).pack(x0),
     )
     z, frames, done = stepper.pack(x0), [x0], 0
     while done + k <= steps:

@@ -259,6 +259,25 @@ def test_compiled_chunks_are_static_per_batch_shape():
     assert shapes == [(2, 1), (3, 1)]
 
 
+def test_compiled_path_tiles_large_batches(monkeypatch):
+    """Batches above MAX_TILE run tile by tile (the last tile padded): the
+    frames are the eager ones in the caller's batch shape, and progress rises
+    to the step count."""
+    import integrators._integrate as integrate_module
+
+    monkeypatch.setattr(integrate_module, "MAX_TILE", 4)
+    x0 = torch.arange(1.0, 11.0, dtype=torch.float64).reshape(5, 2, 1)
+    seen: list[int] = []
+    args = (_Decay(), x0, 0.01, 64, "euler")
+    eager = integrators.integrate(*args, save_every=32)
+    fused = integrators.integrate(
+        *args, save_every=32, compile=True, progress=seen.append
+    )
+    assert fused[1].shape == (3, 5, 2, 1)
+    torch.testing.assert_close(fused[1], eager[1], rtol=1e-14, atol=0.0)
+    assert seen == sorted(seen) and seen[-1] == 64
+
+
 class _Stiff:
     """``x' = -1000 x``: fixed-point iteration diverges for ``dt > 2e-3``."""
 
