@@ -1,11 +1,11 @@
 """integrators: batched, differentiable time steppers.
 
 Classical Runge-Kutta, explicit symplectic splittings, the implicit midpoint
-rule, Lie-group methods (Lie-Euler, RKMK4, Crouch-Grossman 3), a Lie-Poisson
-method for the free rigid body, discrete maps and an adaptive Dormand-Prince
-5(4) reference solver. Problems are duck-typed (docs/internals.md,
-"Integrators"); this package imports nothing from dynsys, learners or
-evaluation.
+rule, Lie-group methods (Lie-Euler, RKMK4, Crouch-Grossman 3), Lie-Poisson
+methods for the free rigid body and the heavy top, discrete maps and an
+adaptive Dormand-Prince 5(4) reference solver. Problems are duck-typed
+(docs/internals.md, "Integrators"); this package imports nothing from dynsys,
+learners or evaluation.
 
     >>> import integrators
     >>> times, states = integrators.integrate(problem, x0, 0.01, 1000, "verlet")
@@ -16,6 +16,7 @@ from __future__ import annotations
 from integrators._base import (
     DISCRETE_MAP,
     FREE_RIGID_BODY,
+    HEAVY_TOP,
     LIE,
     ODE,
     SEPARABLE_HAMILTONIAN,
@@ -29,6 +30,7 @@ from integrators._registry import available, compatible, get, register
 from integrators.adaptive import DormandPrince5, solve_adaptive
 from integrators.classical import EULER, MIDPOINT, RK4, ExplicitRungeKutta
 from integrators.discrete import DiscreteMap
+from integrators.heavy_top import HeavyTopSplitting
 from integrators.implicit import ImplicitMidpoint
 from integrators.lie import CROUCH_GROSSMAN3, CrouchGrossman, RungeKuttaMuntheKaas
 from integrators.lie_poisson import RigidBodyMidpoint
@@ -40,6 +42,7 @@ __all__ = [
     "SEPARABLE_HAMILTONIAN",
     "LIE",
     "FREE_RIGID_BODY",
+    "HEAVY_TOP",
     "DISCRETE_MAP",
     "Integrator",
     "Stepper",
@@ -69,6 +72,7 @@ def _register_builtins() -> None:
         RungeKuttaMuntheKaas("rkmk4", RK4),
         CrouchGrossman("crouch-grossman3", CROUCH_GROSSMAN3),
         RigidBodyMidpoint("rigid-body-midpoint"),
+        HeavyTopSplitting("heavy-top-splitting"),
         DiscreteMap("map"),
     ):
         register(method)

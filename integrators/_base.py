@@ -12,6 +12,9 @@ attributes grouped into *capabilities* (docs/internals.md, "Integrators"):
   fields; Iserles, Munthe-Kaas, Norsett & Zanna, Acta Numerica 2000);
 - free rigid body: the Lie capability plus ``inertia`` and
   ``is_free_rigid_body = True``;
+- heavy top: the Lie capability plus ``inertia``, ``mgl`` and
+  ``is_heavy_top = True`` (centre of mass on body axis ``e3``, gravity along
+  ``-e3`` in space);
 - discrete map: ``is_discrete = True`` and ``step_map(x)``.
 
 Every integrator advances a batch of states with a *stepper*: an object that
@@ -36,6 +39,7 @@ __all__ = [
     "SEPARABLE_HAMILTONIAN",
     "LIE",
     "FREE_RIGID_BODY",
+    "HEAVY_TOP",
     "DISCRETE_MAP",
     "Integrator",
     "Stepper",
@@ -94,6 +98,12 @@ FREE_RIGID_BODY = Capability(
     "free rigid body",
     (*_LIE_ATTRS, "inertia"),
     flags=("is_free_rigid_body",),
+    excluded_flags=("is_discrete",),
+)
+HEAVY_TOP = Capability(
+    "heavy top",
+    (*_LIE_ATTRS, "inertia", "mgl"),
+    flags=("is_heavy_top",),
     excluded_flags=("is_discrete",),
 )
 DISCRETE_MAP = Capability("discrete map", ("step_map",), flags=("is_discrete",))

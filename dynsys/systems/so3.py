@@ -323,6 +323,11 @@ class HeavyTop(_Rotor):
     chi``. Invariants: ``energy`` ``m . omega/2 + mgl Gamma . chi``,
     ``vertical_momentum`` ``e3 . R m``, and ``m3`` when ``I1 = I2``.
 
+    Provides the "heavy top" capability (integrators/_base.py: ``inertia``,
+    ``mgl``, ``is_heavy_top``), so the explicit Lie-Poisson splitting
+    ``heavy-top-splitting`` can serve it; the default integrator stays
+    ``rkmk4``.
+
     Args:
         inertia: principal moments about the fixed point, positive, triangle
             inequality.
@@ -331,6 +336,7 @@ class HeavyTop(_Rotor):
     """
 
     name = "heavy-top"
+    is_heavy_top = True
 
     def __init__(
         self, inertia: tuple[float, float, float] = (1.0, 1.0, 0.5), mgl: float = 1.0
@@ -339,6 +345,11 @@ class HeavyTop(_Rotor):
         self._set_inertia(inertia)
         self.mgl = real_param(self.name, "mgl", mgl, lo=0.0)
         self._params = {"inertia": list(self._inertia_list), "mgl": self.mgl}
+
+    @property
+    def inertia(self) -> Tensor:
+        """Principal moments ``(3,)`` float64."""
+        return torch.tensor(self._inertia_list, dtype=torch.float64)
 
     @property
     def is_symmetric(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from heavy_top_problem import HeavyTopProblem
 from integrator_problems import (
     FreeRigidBody,
     GroupFlow,
@@ -73,6 +74,14 @@ def rigid_body_case(dtype: torch.dtype = torch.float64) -> Case:
     return Case("axisymmetric rigid body", p, x0, 2.0, lambda: p.exact(x0, 2.0))
 
 
+def heavy_top_case(dtype: torch.dtype = torch.float64) -> Case:
+    p = HeavyTopProblem()
+    x0 = p.sample(3, seed=4).to(dtype)
+    return Case(
+        "heavy top (adaptive reference)", p, x0, 1.0, lambda: p.reference(x0, 1.0)
+    )
+
+
 def map_case(dtype: torch.dtype = torch.float64) -> Case:
     p = Rotation2(0.3)
     x0 = torch.tensor([[1.0, 0.0], [0.3, -2.0]], dtype=dtype)
@@ -93,6 +102,7 @@ def cases_for(method: integrators.Integrator, dtype=torch.float64) -> list[Case]
             [group_flow_case(n, dtype) for n in lie_groups()] + [rigid_body_case(dtype)]
         ),
         integrators.FREE_RIGID_BODY: lambda: [rigid_body_case(dtype)],
+        integrators.HEAVY_TOP: lambda: [heavy_top_case(dtype)],
         integrators.DISCRETE_MAP: lambda: [map_case(dtype)],
     }
     return table[req]()

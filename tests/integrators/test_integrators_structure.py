@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from heavy_top_problem import HeavyTopProblem
 from integrator_problems import (
     FreeRigidBody,
     Kepler,
@@ -114,12 +115,15 @@ def _max_residual(
         G = lie_groups()[gname]
         a, b = (torch.randn(G.dim, generator=gen, dtype=torch.float64) for _ in "ab")
         problems.append(OscillatingFlow(G, *(compact_direction(G, v) for v in (a, b))))
-    problems = [p for p in problems if method.supports(p)]
     if rigid_body or method.requires is integrators.FREE_RIGID_BODY:
         problems.append(FreeRigidBody(inertia=(1.0, 2.0, 3.0)))
+    if method.requires is integrators.HEAVY_TOP:
+        problems.append(HeavyTopProblem())
+    problems = [p for p in problems if method.supports(p)]
+    assert problems, f"no problem for {name}"
     for p in problems:
         G = p.group
-        if isinstance(p, FreeRigidBody):
+        if isinstance(p, (FreeRigidBody, HeavyTopProblem)):
             x0 = p.sample(4, seed=5)
         else:
             g0 = G.exp(torch.randn(4, G.dim, generator=gen, dtype=torch.float64))
