@@ -8,14 +8,19 @@ For the Kepler problem (e = 0.6) and the free rigid body, at batch sizes 1, 64
 and 4096, it prints trajectory-steps per second (median of ``--repeats`` runs)
 and the largest relative energy drift at the end, for
 
-- our methods, eager and with ``compile=True`` (``torch.compile`` chunks);
+- our methods, eager and with ``compile=True`` (``torch.compile`` chunks of
+  32 steps, one static graph per batch shape, batches above 1024 advanced in
+  tiles of 1024);
 - ``torchdiffeq.odeint(method="rk4")`` with the same fixed step on the same
   batch (ratio column ``x tdq``: ours / torchdiffeq for the same method);
 - ``scipy.integrate.solve_ivp(method="DOP853")`` one trajectory at a time, at
   the loosest ``rtol`` whose energy error matches ours (column ``x scipy``:
   scipy's seconds per trajectory / ours, at batch 4096).
 
-Compile time is excluded from throughput and printed separately.
+Compile time is excluded from throughput and printed separately (Inductor
+keeps compiled kernels in an on-disk cache, so a second run of this script
+compiles faster). The figures are for one thread: ``--threads`` changes it
+for both sides.
 """
 
 from __future__ import annotations

@@ -173,10 +173,10 @@ class RigidBody(_Rotor):
         The twelve entries are formed from the twelve state columns and
         stacked once: no batched 3x3 product and no intermediate (b, 3, 3)
         array, so a compiled Runge-Kutta step fuses into a few loops that
-        each write one output column (benchmarks/integrators.py, rk4 compiled
-        at batch 4096: 3.8e6 traj-steps/s with a batched product, 7.4e6 with
-        rows formed by cross products, 1.8e7 written per entry). Equal to the
-        generic field to round-off.
+        each write one output column (rk4 compiled at batch 4096, as in
+        benchmarks/integrators.py: 7.4e6 traj-steps/s with rows formed by
+        cross products, 1.8e7 written per entry). Equal to the generic field
+        to round-off.
         """
         self.check_state(x)
         c = x.unbind(-1)
