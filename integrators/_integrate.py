@@ -123,7 +123,7 @@ def _run_compiled(
     """Frames from compiled chunks of steps, the batch advanced in tiles.
 
     A batch of more than ``MAX_TILE`` trajectories is cut into tiles of
-    ``MAX_TILE`` (the last one padded with copies of its first state, so
+    ``MAX_TILE`` (the last one padded with copies of the last state, so
     that every tile reuses one static graph) and each tile is advanced over
     the whole horizon; the batch axes must therefore be independent
     trajectories, as the integrator contract says.
