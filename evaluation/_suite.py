@@ -144,6 +144,37 @@ def prepare_out_dir(
     return out
 
 
+def prepare_resumable(
+    out: Path,
+    marker: str,
+    settings: dict[str, Any],
+    force: bool,
+    subdirs: Iterable[str],
+) -> Path:
+    """Create (or reopen, to resume) an output directory tagged with its settings.
+
+    A directory holding ``marker`` written with the same settings is reused
+    (its finished work files are kept); one written with other settings is
+    refused, so results of two configurations never mix.
+
+    Raises:
+        ValueError: ``out`` holds a run with other settings (without ``force``).
+        FileExistsError, FileNotFoundError, PermissionError: as
+            :func:`prepare_out_dir`.
+    """
+    tag = out / marker
+    resuming = tag.is_file() and not force
+    if resuming and json.loads(tag.read_text()) != json.loads(json.dumps(settings)):
+        suite = Path(marker).stem
+        raise ValueError(
+            f"{str(out)!r} holds a {suite} run with other settings; use another "
+            "directory or --force"
+        )
+    prepare_out_dir(out, force, reusable=resuming, subdirs=subdirs)
+    write_text(tag, json.dumps(settings, indent=1))
+    return out
+
+
 def load_toml(path: str | os.PathLike) -> dict[str, Any]:
     """A TOML file as a dict.
 

@@ -466,7 +466,7 @@ def run(
     """
     s = settings(quick, config, seeds)
     _suite.check_jobs(jobs)
-    out = _prepare(Path(out_dir), s, force)
+    out = _suite.prepare_resumable(Path(out_dir), MARKER, s, force, ("cells", "plots"))
     cells = _cells(s)
     results: dict[tuple, dict] = {}
     with _suite.one_torch_thread():
@@ -476,19 +476,6 @@ def run(
                 progress(1)
     ordered = [results[c] for c in cells]
     _write_outputs(out, s, ordered)
-    return out
-
-
-def _prepare(out: Path, s: dict, force: bool) -> Path:
-    marker = out / MARKER
-    resuming = marker.is_file() and not force
-    if resuming and json.loads(marker.read_text()) != json.loads(json.dumps(s)):
-        raise ValueError(
-            f"{str(out)!r} holds a structure run with other "
-            "settings; use another directory or --force"
-        )
-    _suite.prepare_out_dir(out, force, reusable=resuming, subdirs=("cells", "plots"))
-    write_text(marker, json.dumps(s, indent=1))
     return out
 
 

@@ -24,6 +24,7 @@ architecture and method, and the energy drift.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import statistics
@@ -78,6 +79,7 @@ METHODS = ("surgery", "gradient")
 #: A trained model with forget or retain error above this did not fit the
 #: target; its edits are tabulated but left out of the summary.
 FIT_THRESHOLD = 0.1
+#: Marker file: the settings a directory's task files were computed with.
 MARKER = "unlearning.json"
 
 
@@ -140,24 +142,28 @@ def run(
     """Run the unlearning benchmark and write report.md, results.csv, plots/.
 
     Args:
-        out_dir: output directory (created; its parent must exist).
+        out_dir: output directory (created; its parent must exist). A
+            directory written by an earlier run with the same settings is
+            resumed: finished tasks (``tasks/*.json``) are reused.
         quick: the short variant (about a minute on one core).
         jobs: worker processes.
         config: settings file or dict (see :func:`settings`).
-        progress: called with 1 after every finished task.
+        progress: called with 1 after every finished (or reused) task.
         seeds: number of seeds (overrides the settings).
-        force: write into a non-empty directory.
+        force: recompute every task; allow a non-empty foreign directory.
 
     Returns:
         ``out_dir`` as a :class:`Path`.
 
     Raises:
-        ValueError: bad settings or ``jobs``.
-        FileExistsError: ``out_dir`` is not empty and ``force`` is false.
+        ValueError: bad settings or ``jobs``; ``out_dir`` holds tasks computed
+            with other settings (without ``force``).
+        FileExistsError: ``out_dir`` is a file, or a non-empty directory not
+            written by this suite (without ``force``).
     """
     s = settings(quick, config, seeds)
     _suite.check_jobs(jobs)
-    out = _suite.prepare_out_dir(Path(out_dir), force, subdirs=("plots",))
+    out = _suite.prepare_resumable(Path(out_dir), MARKER, s, force, ("tasks", "plots"))
     tasks = [
         (t, a, seed)
         for t in s["targets"]
@@ -165,9 +171,18 @@ def run(
         for seed in range(s["seeds"])
     ]
     rows: list[dict[str, Any]] = []
+    todo = []
+    for task in tasks:
+        path = _task_path(out, *task)
+        if force or not path.is_file():
+            todo.append(task)
+            continue
+        rows += json.loads(path.read_text())
+        if progress is not None:
+            progress(1)
     with _suite.one_torch_thread():
-        jobs_args = [(*task, s) for task in tasks]
-        for _, result in _suite.run_parallel(run_task, jobs_args, jobs):
+        jobs_args = [(out, *task, s) for task in todo]
+        for _, result in _suite.run_parallel(_save_task, jobs_args, jobs):
             rows += result
             if progress is not None:
                 progress(1)
@@ -180,6 +195,21 @@ def run(
     )
     _write_outputs(out, s, rows)
     return out
+
+
+def _task_path(out: Path, target_name: str, arch: str, seed: int) -> Path:
+    return out / "tasks" / f"{target_name}__{arch}__seed{seed}.json"
+
+
+def _save_task(
+    out: Path, target_name: str, arch: str, seed: int, s: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """:func:`run_task`, its rows also written to ``tasks/`` (for resuming)."""
+    rows = run_task(target_name, arch, seed, s)
+    write_text(
+        _task_path(out, target_name, arch, seed), json.dumps(rows, default=float)
+    )
+    return rows
 
 
 def _train(arch: str, target: U.EntangledTarget, seed: int, s: dict):
@@ -320,7 +350,6 @@ def _write_outputs(out: Path, s: dict, rows: list[dict[str, Any]]) -> None:
     write_tables(out, rows)
     plots = write_plots(out / "plots", rows)
     write_text(out / "report.md", report(s, rows, plots))
-    write_text(out / MARKER, '{"suite": "unlearning", "format": 1}\n')
 
 
 def _mean_sd(values: list[float]) -> str:

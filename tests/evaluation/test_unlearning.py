@@ -321,8 +321,21 @@ def test_suite_writes_report_csv_and_plots(tmp_path):
     for name in ("forget_vs_retain", "selectivity", "energy_drift"):
         assert (out / "plots" / f"{name}.png").stat().st_size > 1000
         assert f"plots/{name}.png" in text
+    # A rerun with the same settings reuses every task file (none rewritten)
+    # and reads the rows back: the same table.
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "tasks").iterdir()}
+    assert len(stamps) == 4
+    table = (out / "results.csv").read_text()
+    ticks.clear()
+    S.run(out, config=TINY, progress=ticks.append)
+    assert stamps == {p: p.stat().st_mtime_ns for p in (out / "tasks").iterdir()}
+    assert sum(ticks) == 4 and (out / "results.csv").read_text() == table
+    with pytest.raises(ValueError, match="other settings"):
+        S.run(out, config={**TINY, "epochs": 3})
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("x")
     with pytest.raises(FileExistsError, match="--force"):
-        S.run(out, config=TINY)
+        S.run(tmp_path / "foreign", config=TINY)
 
 
 @pytest.mark.parametrize(
