@@ -167,8 +167,8 @@ def prepare_resumable(
     if resuming and json.loads(tag.read_text()) != json.loads(json.dumps(settings)):
         suite = Path(marker).stem
         raise ValueError(
-            f"{str(out)!r} holds a {suite} run with other settings; use another "
-            "directory or --force"
+            f"{str(out)!r} holds a run of the {suite} suite with other settings; "
+            "use another directory or --force"
         )
     prepare_out_dir(out, force, reusable=resuming, subdirs=subdirs)
     write_text(tag, json.dumps(settings, indent=1))
