@@ -51,7 +51,11 @@ def integrate(
         method: a registered name or an ``Integrator``.
         save_every: keep every ``save_every``-th state; must divide ``steps``.
         t0: initial time.
-        progress: optional ``progress(steps_done)`` called at every saved frame.
+        progress: optional ``progress(steps_done)`` called at every saved frame;
+            with ``compile=True`` once per compiled chunk that saves frames
+            (at the last of them) instead, and for a batch advanced in tiles
+            with the steps done scaled by the share of tiles finished
+            (non-decreasing, ending at ``steps``).
         compile: fuse chunks of steps with ``torch.compile`` (explicit methods
             only). One static graph per problem, method, ``dt`` and batch
             shape, cached; the first call for each compiles for tens of
