@@ -89,7 +89,10 @@ def _check_problem(problem: Any) -> tuple[list[float], float]:
         ValueError: ``inertia`` is not 3 positive finite numbers, or ``mgl``
             is not finite and ``>= 0``.
     """
-    inertia = torch.as_tensor(problem.inertia, dtype=torch.float64).reshape(-1)
+    try:
+        inertia = torch.as_tensor(problem.inertia, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        inertia = torch.full((0,), math.nan)
     if inertia.numel() != 3 or not bool(
         (torch.isfinite(inertia) & (inertia > 0)).all()
     ):
@@ -97,9 +100,14 @@ def _check_problem(problem: Any) -> tuple[list[float], float]:
             "heavy-top-splitting needs inertia of 3 positive finite moments, "
             f"got {problem.inertia!r}"
         )
-    mgl = float(problem.mgl)
+    try:
+        mgl = float(problem.mgl)
+    except (TypeError, ValueError, RuntimeError):
+        mgl = math.nan
     if not (math.isfinite(mgl) and mgl >= 0):
-        raise ValueError(f"heavy-top-splitting needs a finite mgl >= 0, got {mgl!r}")
+        raise ValueError(
+            f"heavy-top-splitting needs a finite mgl >= 0, got {problem.mgl!r}"
+        )
     return inertia.tolist(), mgl
 
 

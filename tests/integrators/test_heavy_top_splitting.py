@@ -205,6 +205,19 @@ def test_bad_problem_parameters_raise_value_error(inertia, mgl, match):
         integrators.integrate(problem, x0, 0.1, 1, NAME)
 
 
+@pytest.mark.parametrize(
+    ("attr", "value"),
+    [("inertia", "abc"), ("inertia", None), ("mgl", "heavy"), ("mgl", None)],
+)
+def test_unreadable_problem_parameters_raise_value_error(attr, value):
+    """Parameters that are not numbers at all get the same one-line error,
+    naming the parameter, not a conversion error from torch or float()."""
+    problem = HeavyTopProblem()
+    setattr(problem, attr, value)
+    with pytest.raises(ValueError, match=f"heavy-top-splitting needs .*{attr}"):
+        integrators.integrate(problem, problem.sample(1), 0.1, 1, NAME)
+
+
 def test_problem_without_flag_names_alternatives():
     problem = HeavyTopProblem()
     problem.is_heavy_top = False
