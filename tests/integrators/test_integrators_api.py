@@ -219,14 +219,17 @@ def test_compile_chunk_layout(save_every, layout):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["rk4", "yoshida4", "rkmk4"])
+@pytest.mark.parametrize("name", ["rk4", "yoshida4", "rkmk4", "heavy-top-splitting"])
 def test_compiled_path_matches_eager(name):
-    """compile=True gives the eager frames (torch.compile on CPU: slow to build)."""
+    """compile=True gives the eager frames (torch.compile on CPU: slow to build).
+
+    40 steps: one compiled chunk of MAX_CHUNK = 32 steps, then 8 eager ones
+    (fewer than 32 steps would never call the compiled chunk)."""
     method = integrators.get(name)
     case = cases_for(method)[0]
-    eager = integrators.integrate(case.problem, case.x0, 0.01, 23, name, save_every=1)
+    eager = integrators.integrate(case.problem, case.x0, 0.01, 40, name, save_every=1)
     fused = integrators.integrate(
-        case.problem, case.x0, 0.01, 23, name, save_every=1, compile=True
+        case.problem, case.x0, 0.01, 40, name, save_every=1, compile=True
     )
     torch.testing.assert_close(fused[0], eager[0])
     torch.testing.assert_close(fused[1], eager[1], rtol=1e-12, atol=1e-12)
