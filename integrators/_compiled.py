@@ -88,11 +88,13 @@ def _make_chunk(
     fresh = types.FunctionType(
         code, chunk.__globals__, code.co_name, None, chunk.__closure__
     )
-    # Store, never recompute, a value read more than once: a chunk is a chain
-    # of K steps, and Inductor's default (inline a reused value unless it
-    # reads many buffers) re-expands the whole chain wherever a step reads
-    # its state twice, so compile time doubled per step (x' = -x under
-    # Euler: 4.6 s at K = 8, 20 s at K = 12, unfinished at K = 16).
+    # Store a value once its expression exceeds 20 operations instead of
+    # inlining it into each reader (Inductor's CPU default is 50:
+    # realize_cpu_opcount_threshold in torch/_inductor/config.py). A chunk
+    # is a chain of K steps; inlined, every step that reads its state twice
+    # re-expands the chain behind it, so compile time doubled per step
+    # (x' = -x under Euler: 4.6 s at K = 8, 20 s at K = 12, unfinished at
+    # K = 16).
     options: dict[str, Any] = {"realize_opcount_threshold": 20}
     if device.type == "cpu":
         options["cpp_wrapper"] = True
