@@ -57,10 +57,11 @@ def integrate(
             with the steps done scaled by the share of tiles finished
             (non-decreasing, ending at ``steps``).
         compile: fuse chunks of steps with ``torch.compile`` (explicit methods
-            only). One static graph per problem, method, ``dt`` and batch
-            shape, cached; the first call for each compiles for tens of
-            seconds. Batches of more than ``MAX_TILE`` (1024) trajectories
-            are advanced in tiles of that size, so the batch axes must be
+            only). One static graph per problem, method, ``dt`` and number
+            of trajectories, cached; the first call for each compiles for
+            tens of seconds. The problem must not change afterwards.
+            Batches of more than ``MAX_TILE`` (1024) trajectories are
+            advanced in tiles of that size, so the batch axes must be
             independent trajectories. Off by default.
 
     Returns:
@@ -126,11 +127,15 @@ def _run_compiled(
 ) -> list[Tensor]:
     """Frames from compiled chunks of steps, the batch advanced in tiles.
 
-    A batch of more than ``MAX_TILE`` trajectories is cut into tiles of
-    ``MAX_TILE`` (the last one padded with copies of the last state, so
-    that every tile reuses one static graph) and each tile is advanced over
-    the whole horizon; the batch axes must therefore be independent
-    trajectories, as the integrator contract says.
+    The batch axes are flattened, so the graph is keyed by the number of
+    trajectories only. A batch of more than ``MAX_TILE`` trajectories is cut
+    into tiles of ``MAX_TILE`` (the last one padded with copies of the last
+    state, so that every tile reuses one static graph: 1025 trajectories cost
+    as much as 2048) and each tile is advanced over the whole horizon; the
+    batch axes must therefore be independent trajectories, as the integrator
+    contract says. The problem is treated as immutable once compiled: the
+    cache keeps its stepper (and so the problem) alive, and a parameter
+    changed afterwards is not seen by the cached graph.
     """
     probe = m.stepper(problem, dt)
     if not probe.compilable:
@@ -141,7 +146,11 @@ def _run_compiled(
     flat = x0.reshape(-1, x0.shape[-1])
     n = flat.shape[0]
     if n <= MAX_TILE:
-        return _run_compiled_tile(m, problem, x0, dt, steps, save_every, t0, progress)
+        # Batch axes flattened: (2, 512) and (1024,) share one graph.
+        frames = _run_compiled_tile(
+            m, problem, flat, dt, steps, save_every, t0, progress
+        )
+        return [frame.reshape(x0.shape) for frame in frames]
     n_tiles = -(-n // MAX_TILE)
     pad = n_tiles * MAX_TILE - n
     flat = torch.cat([flat, flat[-1:].expand(pad, -1)]) if pad else flat

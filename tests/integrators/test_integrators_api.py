@@ -260,6 +260,13 @@ def test_compiled_chunks_are_static_per_batch_shape():
         torch.testing.assert_close(fused[1][-1], x0 * 0.99**100, rtol=1e-13, atol=0.0)
     shapes = sorted(key[-1][0][0] for key in _cache_for(problem))
     assert shapes == [(2, 1), (3, 1)]
+    # Batch axes are flattened: a (1, 3) batch reuses the graph of (3,).
+    x0 = torch.linspace(1.0, 2.0, 3, dtype=torch.float64).reshape(1, 3, 1)
+    fused = integrators.integrate(
+        problem, x0, 0.01, 100, "euler", save_every=50, compile=True
+    )
+    assert fused[1].shape == (3, 1, 3, 1) and len(_cache_for(problem)) == 2
+    torch.testing.assert_close(fused[1][-1], x0 * 0.99**100, rtol=1e-13, atol=0.0)
 
 
 def test_compiled_path_tiles_large_batches(monkeypatch):
