@@ -32,7 +32,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils._pytree import tree_leaves
 
 from integrators._base import Integrator, Stepper
 
@@ -108,16 +107,8 @@ def _cache_for(problem: Any) -> dict:
         return _STRONG.setdefault(id(problem), {})
 
 
-def _signature(z: Any) -> tuple:
-    """Shapes, dtypes and devices of the tensors in a packed state."""
-    return tuple(
-        (tuple(a.shape), a.dtype, a.device) if isinstance(a, Tensor) else a
-        for a in tree_leaves(z)
-    )
-
-
 def compiled_chunk(
-    method: Integrator, problem: Any, dt: float, k: int, save_every: int, z: Any
+    method: Integrator, problem: Any, dt: float, k: int, save_every: int, x: Tensor
 ) -> tuple[Stepper, Callable]:
     """A cached stepper and its compiled ``K``-step chunk.
 
@@ -128,17 +119,16 @@ def compiled_chunk(
         k: steps per call.
         save_every: frames saved every ``save_every`` steps inside a call
             (``save_every > k`` saves none).
-        z: a packed state of the batch to be advanced; its shapes, dtypes
-            and device are part of the cache key (one static graph each).
+        x: the states to be advanced; their shape, dtype and device are
+            part of the cache key (one static graph each).
 
     Returns:
         ``(stepper, chunk)`` with ``chunk(t, z) -> (z, frames)``.
     """
-    key = (method.name, id(method), float(dt), k, save_every, _signature(z))
+    key = (method.name, id(method), float(dt), k, save_every)
+    key += (tuple(x.shape), x.dtype, x.device)
     cache = _cache_for(problem)
     if key not in cache:
         stepper = method.stepper(problem, dt)
-        tensors = [a for a in tree_leaves(z) if isinstance(a, Tensor)]
-        device = tensors[0].device if tensors else torch.device("cpu")
-        cache[key] = (stepper, _make_chunk(stepper, dt, k, save_every, device))
+        cache[key] = (stepper, _make_chunk(stepper, dt, k, save_every, x.device))
     return cache[key]

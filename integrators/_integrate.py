@@ -137,23 +137,17 @@ def _run_compiled(
     cache keeps its stepper (and so the problem) alive, and a parameter
     changed afterwards is not seen by the cached graph.
     """
-    probe = m.stepper(problem, dt)
-    if not probe.compilable:
+    if not m.stepper(problem, dt).compilable:
         raise ValueError(
             f"compile=True needs an explicit method; {m.name!r} iterates (implicit "
             "or adaptive), use compile=False"
         )
     flat = x0.reshape(-1, x0.shape[-1])
     n = flat.shape[0]
-    if n <= MAX_TILE:
-        # Batch axes flattened: (2, 512) and (1024,) share one graph.
-        frames = _run_compiled_tile(
-            m, problem, flat, dt, steps, save_every, t0, progress
-        )
-        return [frame.reshape(x0.shape) for frame in frames]
     n_tiles = -(-n // MAX_TILE)
-    pad = n_tiles * MAX_TILE - n
-    flat = torch.cat([flat, flat[-1:].expand(pad, -1)]) if pad else flat
+    if n_tiles > 1:
+        pad = n_tiles * MAX_TILE - n
+        flat = torch.cat([flat, flat[-1:].expand(pad, -1)])
     tiles = []
     for i, tile in enumerate(flat.split(MAX_TILE)):
         report = None
@@ -166,7 +160,8 @@ def _run_compiled(
             _run_compiled_tile(m, problem, tile, dt, steps, save_every, t0, report)
         )
     return [
-        torch.cat(frame)[:n].reshape(x0.shape) for frame in zip(*tiles, strict=True)
+        (frames[0] if n_tiles == 1 else torch.cat(frames)[:n]).reshape(x0.shape)
+        for frames in zip(*tiles, strict=True)
     ]
 
 
@@ -183,12 +178,7 @@ def _run_compiled_tile(
     """Frames from compiled chunks of steps, the remainder stepped eagerly."""
     k, per_call = chunk_layout(save_every)
     stepper, chunk = compiled_chunk(
-        m,
-        problem,
-        dt,
-        k,
-        save_every if per_call else k + 1,
-        m.stepper(problem, dt).pack(x0),
+        m, problem, dt, k, save_every if per_call else k + 1, x0
     )
     z, frames, done = stepper.pack(x0), [x0], 0
     while done + k <= steps:

@@ -258,7 +258,7 @@ def test_compiled_chunks_are_static_per_batch_shape():
         torch.testing.assert_close(fused[1], eager[1], rtol=1e-14, atol=0.0)
         # Forward Euler is exactly x0 (1 - dt)^n on this problem.
         torch.testing.assert_close(fused[1][-1], x0 * 0.99**100, rtol=1e-13, atol=0.0)
-    shapes = sorted(key[-1][0][0] for key in _cache_for(problem))
+    shapes = sorted(key[-3] for key in _cache_for(problem))
     assert shapes == [(2, 1), (3, 1)]
     # Batch axes are flattened: a (1, 3) batch reuses the graph of (3,).
     x0 = torch.linspace(1.0, 2.0, 3, dtype=torch.float64).reshape(1, 3, 1)
